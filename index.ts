@@ -1,0 +1,7 @@
+// The public API of hakube.
+export * from './constructs/etcd-cluster.js';
+export * from './lib/inventory.js';
+export * from './lib/plan/index.js';
+export { SecretStore, randomToken } from './lib/pki/index.js';
+export { TerraformProvisioner, type TerraformProvisionerProps } from './lib/backends/cdktf.js';
+export { ValidationError } from './lib/validate.js';

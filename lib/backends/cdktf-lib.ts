@@ -1,0 +1,12 @@
+/**
+ * The only module that imports cdktf and its provider bindings, so a build against a cdktf fork can alias these
+ * imports in one place.
+ */
+export { App, Fn, TerraformResource, TerraformStack } from 'cdktf';
+export type {
+  FileProvisioner,
+  RemoteExecProvisioner,
+  SSHProvisionerConnection,
+  TerraformMetaArguments,
+} from 'cdktf';
+export { provider as nullProvider, resource as nullResource } from '@cdktf/provider-null';

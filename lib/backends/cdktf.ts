@@ -1,0 +1,140 @@
+import { Construct } from 'constructs';
+import type { Host } from '../inventory.js';
+import type { Plan, PlanStep } from '../plan/index.js';
+import { stepSlug } from '../plan/index.js';
+import { sh } from '../shell.js';
+import { ValidationError } from '../validate.js';
+import {
+  type FileProvisioner,
+  Fn,
+  type RemoteExecProvisioner,
+  type SSHProvisionerConnection,
+  TerraformResource,
+  nullProvider,
+  nullResource,
+} from './cdktf-lib.js';
+
+export interface TerraformProvisionerProps {
+  /** The plan to provision. */
+  readonly plan: Plan;
+  /**
+   * Resource each step becomes: `terraform_data` is built into Terraform (1.4+) and needs no provider download;
+   * `null_resource` needs the hashicorp/null provider. @default "terraform_data"
+   */
+  readonly resourceType?: 'terraform_data' | 'null_resource';
+  /** How long Terraform keeps retrying a host's SSH connection. @default "5m" */
+  readonly connectionTimeout?: string;
+}
+
+/**
+ * Renders a plan into the enclosing TerraformStack: one resource per step, named after the step id, with an SSH
+ * connection to the step's host, `file` provisioners that stage the step's files (secrets by `source` path, never
+ * inlined), a `remote-exec` that runs the step's script under bash, `depends_on` from the step's `after`, and the
+ * step's content hash as the replacement trigger, so a change re-runs exactly the steps it affects.
+ */
+export class TerraformProvisioner extends Construct {
+  /** The resource of each step, by step id. */
+  readonly resources: ReadonlyMap<string, TerraformResource>;
+
+  constructor(scope: Construct, id: string, props: TerraformProvisionerProps) {
+    super(scope, id);
+    const resourceType = props.resourceType ?? 'terraform_data';
+    const timeout = props.connectionTimeout ?? '5m';
+    if (resourceType === 'null_resource') new nullProvider.NullProvider(this, 'null');
+    const resources = new Map<string, TerraformResource>();
+    const slugs = new Map<string, string>();
+    for (const step of props.plan.steps) {
+      const name = stepSlug(step.id);
+      const clash = slugs.get(name);
+      if (clash) throw new ValidationError(`${this.node.path}: steps ${JSON.stringify(clash)} and ${JSON.stringify(step.id)} both become resource ${name}`);
+      slugs.set(name, step.id);
+      const host = props.plan.host(step.host);
+      const config = {
+        connection: sshConnection(host, timeout),
+        provisioners: provisioners(step),
+        dependsOn: step.after.length ? step.after.map((dep) => resources.get(dep)!) : undefined,
+      };
+      const resource =
+        resourceType === 'terraform_data'
+          ? new TerraformDataStep(this, name, step.hash, config)
+          : new nullResource.Resource(this, name, { ...config, triggers: { hash: step.hash } });
+      resource.overrideLogicalId(name);
+      resources.set(step.id, resource);
+    }
+    this.resources = resources;
+  }
+}
+
+/**
+ * `terraform_data` with `triggers_replace`. cdktf's own DataResource class checks the Terraform version once per
+ * instance while validating (tens of milliseconds each: minutes for a large plan); this class skips that.
+ */
+class TerraformDataStep extends TerraformResource {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly trigger: string,
+    config: Pick<TerraformResource, 'connection' | 'provisioners'> & { dependsOn?: TerraformResource[] },
+  ) {
+    super(scope, id, {
+      terraformResourceType: 'terraform_data',
+      terraformGeneratorMetadata: { providerName: 'terraform' },
+      ...config,
+    });
+  }
+
+  protected override synthesizeAttributes(): Record<string, unknown> {
+    return { triggers_replace: this.trigger };
+  }
+
+  protected override synthesizeHclAttributes(): Record<string, unknown> {
+    return { triggers_replace: { value: this.trigger, isBlock: false, type: 'simple', storageClassType: 'string' } };
+  }
+}
+
+/** The SSH connection to a host; the private key is read by Terraform at apply time, never synthesized. */
+export function sshConnection(host: Host, timeout: string): SSHProvisionerConnection {
+  const key = (path: string | undefined) => (path ? Fn.file(Fn.pathexpand(path)) : undefined);
+  return {
+    type: 'ssh',
+    host: host.address,
+    port: host.port,
+    user: host.user,
+    timeout,
+    ...(host.privateKeyPath ? { privateKey: key(host.privateKeyPath), agent: 'false' } : { agent: 'true' }),
+    ...(host.hostKey ? { hostKey: host.hostKey } : {}),
+    ...(host.bastion
+      ? {
+          bastionHost: host.bastion.address,
+          bastionPort: host.bastion.port,
+          bastionUser: host.bastion.user,
+          ...(host.bastion.privateKeyPath ? { bastionPrivateKey: key(host.bastion.privateKeyPath) } : {}),
+        }
+      : {}),
+  };
+}
+
+/** Make a private stage dir, upload the files and the script into it, run the script. */
+function provisioners(step: PlanStep): Array<FileProvisioner | RemoteExecProvisioner> {
+  const prepare = `umask 077 && mkdir -p ${sh(parentOf(step.stageDir))} && rm -rf ${sh(step.stageDir)} && mkdir ${sh(step.stageDir)}`;
+  return [
+    { type: 'remote-exec', inline: [prepare] },
+    ...step.files.map(
+      (file): FileProvisioner =>
+        file.secret
+          ? { type: 'file', source: `${file.secret.dir}/${file.secret.file}`, destination: file.stagedAt }
+          : { type: 'file', content: escapeTemplate(file.content!), destination: file.stagedAt },
+    ),
+    { type: 'file', content: escapeTemplate(step.script), destination: step.scriptPath },
+    { type: 'remote-exec', inline: [step.command] },
+  ];
+}
+
+function parentOf(path: string): string {
+  return path.slice(0, path.lastIndexOf('/'));
+}
+
+/** Terraform treats `${…}` and `%{…}` in strings as templates; file contents and scripts are literal text. */
+export function escapeTemplate(text: string): string {
+  return text.replace(/\$\{/g, () => '$${').replace(/%\{/g, () => '%%{');
+}

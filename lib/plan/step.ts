@@ -1,0 +1,159 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Host } from '../inventory.js';
+import { sh } from '../shell.js';
+import { fail, isAbsolutePath } from '../validate.js';
+
+/** A file a step places on its host. Exactly one of `content` and `secret` is set. */
+export interface StepFile {
+  /** Absolute destination path on the host. */
+  readonly path: string;
+  /** Octal mode, e.g. "0644". */
+  readonly mode: string;
+  /** "user:group" that owns the file. @default "root:root" */
+  readonly owner?: string;
+  /** Inline text. Never key material: that goes through `secret`. */
+  readonly content?: string;
+  /** A file in the operator's secrets directory, copied by path and never inlined. */
+  readonly secret?: SecretRef;
+}
+
+/** A file in a secrets directory on the operator's machine. */
+export interface SecretRef {
+  /** Absolute path of the secrets directory. */
+  readonly dir: string;
+  /** Path of the file inside `dir`. */
+  readonly file: string;
+}
+
+/** What a construct contributes: one unit of work on one host. */
+export interface StepSpec {
+  /** Stable id, `<component>/<host>/<action>` or `<component>/<action>`. */
+  readonly id: string;
+  readonly host: Host;
+  /** One line for humans. */
+  readonly title: string;
+  /** Files placed (atomically, only when changed) before `script` runs. @default [] */
+  readonly files?: StepFile[];
+  /** Bash body; runs after the files are in place, with `$CHANGED` = 1 when any file changed. */
+  readonly script: string;
+  /** Ids of steps that must finish first. @default [] */
+  readonly after?: string[];
+}
+
+/** A file of a resolved step, with its content hash and where the backend stages it. */
+export interface PlanFile {
+  readonly path: string;
+  readonly mode: string;
+  readonly owner: string;
+  readonly content?: string;
+  readonly secret?: SecretRef;
+  /** sha256 of the file's bytes. */
+  readonly sha256: string;
+  /** Where the backend uploads the file before the step's script installs it. */
+  readonly stagedAt: string;
+}
+
+/** A step as backends see it: the full script, staged files and a content hash. */
+export interface PlanStep {
+  readonly id: string;
+  /** Name of the host it runs on. */
+  readonly host: string;
+  readonly title: string;
+  readonly files: readonly PlanFile[];
+  /** Complete bash script (prologue that installs the files, then the body). */
+  readonly script: string;
+  /** Where the backend uploads `script` before running it. */
+  readonly scriptPath: string;
+  /** The command the backend runs over SSH (through sudo for a non-root user). */
+  readonly command: string;
+  /** The directory the backend creates (mode 0700) before uploading. */
+  readonly stageDir: string;
+  readonly after: readonly string[];
+  /** sha256 over everything that affects the host: a change re-runs the step. */
+  readonly hash: string;
+}
+
+const STEP_ID = /^[a-z0-9][a-z0-9.-]*(\/[a-z0-9][a-z0-9.-]*)*$/;
+const MODE = /^0[0-7]{3}$/;
+const OWNER = /^[a-z_][a-z0-9_-]*:[a-z_][a-z0-9_-]*$/;
+
+/** Resolve a construct's step into a plan step: validate it, hash it, write its script prologue. */
+export function resolveStep(spec: StepSpec): PlanStep {
+  const where = `step ${JSON.stringify(spec.id)}`;
+  if (!STEP_ID.test(spec.id)) fail(where, 'id', spec.id, 'must be lowercase words joined by "/"');
+  const stageDir = `${spec.host.stageDir}/${stepSlug(spec.id)}`;
+  const files = (spec.files ?? []).map((file, index): PlanFile => {
+    if (!isAbsolutePath(file.path)) fail(where, 'file path', file.path, 'must be an absolute path of safe characters');
+    if (!MODE.test(file.mode)) fail(where, `mode of ${file.path}`, file.mode, 'must be an octal mode like "0644"');
+    const owner = file.owner ?? 'root:root';
+    if (!OWNER.test(owner)) fail(where, `owner of ${file.path}`, owner, 'must be "user:group"');
+    if ((file.content === undefined) === (file.secret === undefined)) {
+      fail(where, `file ${file.path}`, Object.keys(file), 'needs exactly one of content and secret');
+    }
+    const bytes = file.content !== undefined ? Buffer.from(file.content) : readFileSync(join(file.secret!.dir, file.secret!.file));
+    return { ...file, owner, sha256: sha256(bytes), stagedAt: `${stageDir}/${index}` };
+  });
+  const paths = new Set<string>();
+  for (const file of files) {
+    if (paths.has(file.path)) fail(where, 'file path', file.path, 'is placed twice');
+    paths.add(file.path);
+  }
+  const script = renderStepScript(spec, stageDir, files);
+  const scriptPath = `${stageDir}/run.sh`;
+  const command = spec.host.user === 'root' ? `bash ${sh(scriptPath)}` : `sudo bash ${sh(scriptPath)}`;
+  const after = [...new Set(spec.after ?? [])].sort();
+  const hash = sha256(
+    JSON.stringify({
+      host: [spec.host.name, spec.host.address, spec.host.user, spec.host.port],
+      script,
+      files: files.map((f) => [f.path, f.mode, f.owner, f.sha256]),
+    }),
+  );
+  return { id: spec.id, host: spec.host.name, title: spec.title, files, script, scriptPath, command, stageDir, after, hash };
+}
+
+/** Step id as a single path or resource name segment: `etcd/node-1/configure` → `etcd_node-1_configure`. */
+export function stepSlug(id: string): string {
+  return id.replace(/\//g, '_').replace(/\./g, '-');
+}
+
+export function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/**
+ * The script every step runs: strict mode, then each staged file installed atomically (only when its bytes, mode
+ * or owner differ; `$CHANGED` records whether any did), then the construct's body. The stage directory is removed
+ * on exit so no secret stays behind in it.
+ */
+function renderStepScript(spec: StepSpec, stageDir: string, files: PlanFile[]): string {
+  const lines = [
+    '#!/usr/bin/env bash',
+    `# hakube step ${spec.id} on ${spec.host.name}`,
+    'set -euo pipefail',
+    `STAGE=${sh(stageDir)}`,
+    `trap 'rm -rf -- "$STAGE"' EXIT`,
+  ];
+  if (files.length > 0) {
+    lines.push(
+      'CHANGED=0',
+      '# Install a staged file atomically; set CHANGED=1 when its content, mode or owner differ.',
+      'hakube_place() {',
+      '  local src="$STAGE/$1" dest=$2 mode=$3 owner=$4',
+      '  if [ -f "$dest" ] && cmp -s "$src" "$dest" && [ "$(stat -c \'%a %U:%G\' "$dest")" = "${mode#0} $owner" ]; then',
+      '    return 0',
+      '  fi',
+      '  mkdir -p "$(dirname "$dest")"',
+      '  install -m "$mode" -o "${owner%%:*}" -g "${owner#*:}" "$src" "$dest.hakube-new"',
+      '  mv -f "$dest.hakube-new" "$dest"',
+      '  echo "hakube: updated $dest"',
+      '  CHANGED=1',
+      '}',
+    );
+    files.forEach((file, index) => lines.push(`hakube_place ${index} ${sh(file.path)} ${sh(file.mode)} ${sh(file.owner)}`));
+  }
+  lines.push('# ---', spec.script.trimEnd(), '');
+  return lines.join('\n');
+}

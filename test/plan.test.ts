@@ -1,0 +1,131 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Construct } from 'constructs';
+import { describe, expect, it } from 'vitest';
+import { Host } from '../lib/inventory.js';
+import { Plan, type PlanContributor, type StepSpec, addWarning } from '../lib/plan/index.js';
+import { hosts, tempDir } from './fixtures.js';
+
+const [a, b, c] = hosts(3);
+const step = (id: string, host = a, after: string[] = [], extra: Partial<StepSpec> = {}): StepSpec => ({
+  id, host, title: id, script: `echo ${id}`, after, ...extra,
+});
+
+describe('Plan', () => {
+  it('orders steps by wave, ids sorted inside a wave, whatever the input order', () => {
+    const specs = [step('z/join', c, ['a/init']), step('a/init'), step('m/prep', b), step('z/cni', a, ['a/init', 'z/join'])];
+    const plan = new Plan(specs);
+    expect(plan.waves().map((w) => w.map((s) => s.id))).toEqual([['a/init', 'm/prep'], ['z/join'], ['z/cni']]);
+    expect(plan.steps.map((s) => s.id)).toEqual(new Plan([...specs].reverse()).steps.map((s) => s.id));
+    expect(plan.criticalPath().map((s) => s.id)).toEqual(['a/init', 'z/join', 'z/cni']);
+    expect(plan.criticalPath((s) => (s.id === 'm/prep' ? 10 : 1)).map((s) => s.id)).toEqual(['m/prep']);
+    expect(plan.hosts.map((h) => h.name)).toEqual(['node-1', 'node-2', 'node-3']);
+  });
+
+  it('rejects duplicate ids, unknown dependencies, cycles and bad ids', () => {
+    expect(() => new Plan([step('x/a'), step('x/a')])).toThrow(/step id "x\/a" is used twice/);
+    expect(() => new Plan([step('x/a', a, ['x/missing'])])).toThrow(/runs after unknown step "x\/missing"/);
+    expect(() => new Plan([step('x/a', a, ['x/b']), step('x/b', a, ['x/a']), step('x/c')])).toThrow(/dependency cycle among steps x\/a, x\/b$/);
+    expect(() => new Plan([step('X A')])).toThrow(/id "X A" must be lowercase/);
+  });
+
+  it('refuses two different hosts with one name', () => {
+    const other = hosts(1, 'node', 50)[0];
+    expect(() => new Plan([step('x/a', a), step('x/b', other)])).toThrow(/host name "node-1" is used by two different hosts/);
+  });
+
+  it('hashes what reaches the host: script, file content, mode, owner, and the host', () => {
+    const file = { path: '/etc/x.conf', mode: '0644', content: 'a=1\n' };
+    const base = new Plan([step('x/a', a, [], { files: [file] })]).steps[0].hash;
+    const variants = [
+      step('x/a', a, [], { files: [{ ...file, content: 'a=2\n' }] }),
+      step('x/a', a, [], { files: [{ ...file, mode: '0600' }] }),
+      step('x/a', a, [], { files: [{ ...file, owner: 'etcd:etcd' }] }),
+      step('x/a', a, [], { files: [file], script: 'echo other' }),
+      step('x/a', b, [], { files: [file] }),
+    ];
+    for (const v of variants) expect(new Plan([v]).steps[0].hash).not.toBe(base);
+    expect(new Plan([step('x/a', a, [], { files: [file], title: 'renamed' })]).steps[0].hash).toBe(base);
+  });
+
+  it('hashes secret files by content, and never puts their content in the plan', () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'etcd'));
+    writeFileSync(join(dir, 'etcd/k.key'), 'TOP-SECRET-1');
+    const spec = step('x/a', a, [], { files: [{ path: '/etc/k.key', mode: '0600', secret: { dir, file: 'etcd/k.key' } }] });
+    const first = new Plan([spec]);
+    writeFileSync(join(dir, 'etcd/k.key'), 'TOP-SECRET-2');
+    const second = new Plan([spec]);
+    expect(second.steps[0].hash).not.toBe(first.steps[0].hash);
+    expect(first.toYaml()).not.toContain('TOP-SECRET');
+    expect(first.toYaml()).toContain('secret: etcd/k.key');
+    expect(first.toYaml()).not.toContain(dir);
+  });
+
+  it('rejects bad files', () => {
+    expect(() => new Plan([step('x/a', a, [], { files: [{ path: 'rel/x', mode: '0644', content: '' }] })])).toThrow(/file path "rel\/x"/);
+    expect(() => new Plan([step('x/a', a, [], { files: [{ path: '/x', mode: '644', content: '' }] })])).toThrow(/mode of \/x "644"/);
+    expect(() => new Plan([step('x/a', a, [], { files: [{ path: '/x', mode: '0644' }] })])).toThrow(/needs exactly one of content and secret/);
+    const twice = { path: '/x', mode: '0644', content: '' };
+    expect(() => new Plan([step('x/a', a, [], { files: [twice, twice] })])).toThrow(/"\/x" is placed twice/);
+  });
+
+  it('writes a script that installs staged files only when they differ, and runs as sudo for non-root users', () => {
+    const plan = new Plan([step('x/a', a, [], { files: [{ path: '/etc/x.conf', mode: '0640', owner: 'root:etcd', content: 'x' }] })]);
+    const s = plan.steps[0];
+    expect(s.script.split('\n').slice(0, 3)).toEqual(['#!/usr/bin/env bash', '# hakube step x/a on node-1', 'set -euo pipefail']);
+    expect(s.script).toContain('hakube_place 0 /etc/x.conf 0640 root:etcd');
+    expect(s.files[0].stagedAt).toBe('/root/.hakube-stage/x_a/0');
+    expect(s.command).toBe('bash /root/.hakube-stage/x_a/run.sh');
+    expect(s.script).toContain("trap 'rm -rf -- \"$STAGE\"' EXIT");
+    const ops = new Host({ name: 'o', address: '10.0.0.9', user: 'ops' });
+    expect(new Plan([step('x/a', ops)]).steps[0].command).toBe('sudo bash /home/ops/.hakube-stage/x_a/run.sh');
+  });
+
+  it('the generated file placement really is idempotent and atomic (run with bash on this machine)', () => {
+    const root = tempDir();
+    const dest = join(root, 'etc/app/x.conf');
+    const plan = new Plan([step('x/a', a, [], { files: [{ path: dest, mode: '0640', content: 'v1\n' }], script: 'echo "changed=$CHANGED"' })]);
+    const s = plan.steps[0];
+    const run = () => {
+      const stage = join(root, 'stage');
+      mkdirSync(stage, { recursive: true });
+      writeFileSync(join(stage, '0'), s.files[0].content!);
+      const script = s.script.replace(/^STAGE=.*$/m, `STAGE=${stage}`);
+      return execFileSync('bash', ['-c', script], { encoding: 'utf8' });
+    };
+    expect(run()).toContain('changed=1');
+    expect(run()).toContain('changed=0');
+    expect(execFileSync('stat', ['-c', '%a', dest], { encoding: 'utf8' }).trim()).toBe('640');
+  });
+
+  it('Plan.of collects steps and warnings from the construct tree, and validates the whole tree first', async () => {
+    class Thing extends Construct implements PlanContributor {
+      calls = 0;
+      constructor(scope: Construct, id: string, private readonly bad = false) {
+        super(scope, id);
+        addWarning(this, 'careful');
+        this.node.addValidation({ validate: () => (this.bad ? ['is bad'] : []) });
+      }
+      async planSteps() {
+        this.calls++;
+        return [step(`thing/${this.node.id}`)];
+      }
+    }
+    const root = new Construct(undefined as never, 'root');
+    const good = new Thing(root, 'one');
+    const plan = await Plan.of(root);
+    expect(plan.steps.map((s) => s.id)).toEqual(['thing/one']);
+    expect(plan.warnings).toEqual(['root/one: careful']);
+    const bad = new Thing(root, 'two', true);
+    await expect(Plan.of(root)).rejects.toThrow(/root\/two: is bad/);
+    expect(bad.calls).toBe(0);
+    expect(good.calls).toBe(1);
+  });
+
+  it('serializes to stable YAML', () => {
+    const plan = new Plan([step('b/x', b, ['a/x']), step('a/x', a, [], { files: [{ path: '/etc/a', mode: '0644', content: 'hello\n' }] })]);
+    expect(plan.toYaml()).toMatchSnapshot();
+  });
+});
