@@ -1,4 +1,5 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Construct } from 'constructs';
 import { describe, expect, it } from 'vitest';
@@ -118,6 +119,16 @@ describe('EtcdCluster rendering', () => {
     for (const line of ['Restart=always', 'RestartSec=5', 'LimitNOFILE=65536', 'User=etcd', 'Type=notify', 'ExecStart=/usr/bin/etcd', 'EnvironmentFile=/etc/etcd/etcd.env']) {
       expect(unit.split('\n')).toContain(line);
     }
+  });
+
+  it('renders a unit that systemd-analyze verify accepts', () => {
+    const dir = tempDir();
+    const binary = join(dir, 'etcd');
+    writeFileSync(binary, '#!/bin/sh\n', { mode: 0o755 });
+    writeFileSync(join(dir, 'etcd.service'), renderEtcdUnit(binary));
+    const result = spawnSync('systemd-analyze', ['verify', join(dir, 'etcd.service')], { encoding: 'utf8' });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
   });
 
   it('plans install → configure (one member at a time) → one health check', async () => {

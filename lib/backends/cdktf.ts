@@ -5,6 +5,7 @@ import { stepSlug } from '../plan/index.js';
 import { sh } from '../shell.js';
 import { ValidationError } from '../validate.js';
 import {
+  Annotations,
   type FileProvisioner,
   Fn,
   type RemoteExecProvisioner,
@@ -41,6 +42,7 @@ export class TerraformProvisioner extends Construct {
     const resourceType = props.resourceType ?? 'terraform_data';
     const timeout = props.connectionTimeout ?? '5m';
     if (resourceType === 'null_resource') new nullProvider.NullProvider(this, 'null');
+    for (const warning of props.plan.warnings) Annotations.of(this).addWarning(warning);
     const resources = new Map<string, TerraformResource>();
     const slugs = new Map<string, string>();
     for (const step of props.plan.steps) {
