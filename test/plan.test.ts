@@ -35,7 +35,7 @@ describe('Plan', () => {
     expect(() => new Plan([step('x/a', a), step('x/b', other)])).toThrow(/host name "node-1" is used by two different hosts/);
   });
 
-  it('hashes what reaches the host: script, file content, mode, owner, and the host', () => {
+  it('hashes what reaches the host: script, file content, mode, owner, and the host (its pinned key too)', () => {
     const file = { path: '/etc/x.conf', mode: '0644', content: 'a=1\n' };
     const base = new Plan([step('x/a', a, [], { files: [file] })]).steps[0].hash;
     const variants = [
@@ -44,6 +44,7 @@ describe('Plan', () => {
       step('x/a', a, [], { files: [{ ...file, owner: 'etcd:etcd' }] }),
       step('x/a', a, [], { files: [file], script: 'echo other' }),
       step('x/a', b, [], { files: [file] }),
+      step('x/a', new Host({ name: a.name, address: a.address, privateKeyPath: a.privateKeyPath, hostKey: 'ssh-ed25519 AAAAnew' }), [], { files: [file] }),
     ];
     for (const v of variants) expect(new Plan([v]).steps[0].hash).not.toBe(base);
     expect(new Plan([step('x/a', a, [], { files: [file], title: 'renamed' })]).steps[0].hash).toBe(base);

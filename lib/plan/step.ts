@@ -71,7 +71,7 @@ export interface PlanStep {
   /** The directory the backend creates (mode 0700) before uploading. */
   readonly stageDir: string;
   readonly after: readonly string[];
-  /** sha256 over everything that affects the host: a change re-runs the step. */
+  /** sha256 over the host's identity, the script and the files: a change re-runs the step. */
   readonly hash: string;
 }
 
@@ -106,7 +106,8 @@ export function resolveStep(spec: StepSpec): PlanStep {
   const after = [...new Set(spec.after ?? [])].sort();
   const hash = sha256(
     JSON.stringify({
-      host: [spec.host.name, spec.host.address, spec.host.user, spec.host.port],
+      // a pinned host key identifies the machine: a rebuilt host at the same address gets every step again
+      host: [spec.host.name, spec.host.address, spec.host.user, spec.host.port, spec.host.hostKey ?? ''],
       script,
       files: files.map((f) => [f.path, f.mode, f.owner, f.sha256]),
     }),

@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+/**
+ * The `hakube` command: a small verb dispatcher. Each verb is one entry in `VERBS`; add new verbs there.
+ * Exit codes: 0 ok, 1 failure, 2 bad arguments (usage is printed).
+ */
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { LAB_USAGE, UsageError, labCommand } from '../lab/cli.js';
+import { runDemo } from './demo.js';
+
+/** One `hakube <verb>`. */
+interface Verb {
+  /** One line for the top-level usage. */
+  readonly summary: string;
+  /** Full usage of the verb. */
+  readonly usage: string;
+  /** Run with the arguments after the verb; resolves to the exit code. */
+  readonly run: (args: readonly string[]) => Promise<number>;
+}
+
+const VERBS: Readonly<Record<string, Verb>> = {
+  lab: { summary: 'run local lab hosts to deploy to (up, down, status, power)', usage: LAB_USAGE, run: labCommand },
+  demo: {
+    summary: 'lab up, then cdktf deploy the root app (3-member TLS etcd) and print its health',
+    usage: 'usage: hakube demo\n\nRun from the project root as root: boots the local lab (3 hosts), runs `cdktf deploy` of main.ts, prints etcd health.',
+    run: async (args) => {
+      if (args.length > 0) throw new UsageError(`unexpected arguments: ${args.join(' ')}`);
+      return runDemo();
+    },
+  },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(VERBS).map((v) => v.length));
+  const lines = Object.entries(VERBS).map(([name, verb]) => `  ${name.padEnd(width)}  ${verb.summary}`);
+  return `usage: hakube <verb> [arguments]\n\n${lines.join('\n')}\n\nRun \`hakube <verb> --help\` for a verb's usage.`;
+}
+
+/** Run the CLI with `argv` (without node and script); resolves to the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [verbName, ...args] = argv;
+  if (verbName === undefined || verbName === '--help' || verbName === '-h' || verbName === 'help') {
+    (verbName === undefined ? process.stderr : process.stdout).write(`${usage()}\n`);
+    return verbName === undefined ? 2 : 0;
+  }
+  const verb = Object.hasOwn(VERBS, verbName) ? VERBS[verbName] : undefined;
+  if (!verb) {
+    process.stderr.write(`hakube: unknown verb ${JSON.stringify(verbName)}\n\n${usage()}\n`);
+    return 2;
+  }
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`${verb.usage}\n`);
+    return 0;
+  }
+  try {
+    return await verb.run(args);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`hakube ${verbName}: ${error.message}\n\n${verb.usage}\n`);
+      return 2;
+    }
+    process.stderr.write(`hakube ${verbName}: ${error instanceof Error ? error.message : String(error)}\n`);
+    if (process.env.HAKUBE_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    return 1;
+  }
+}
+
+function invokedDirectly(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(script)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`hakube: ${String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}
