@@ -13,7 +13,7 @@ export async function runDemo(projectDir: string = process.cwd()): Promise<numbe
   const members = up.inventory.hosts.slice(0, 3);
   console.error(`\nhakube demo: deploying etcd to ${members.map((h) => `${h.name} (${h.address})`).join(', ')} with cdktf deploy\n`);
   const started = Date.now();
-  const env = { ...process.env, CHECKPOINT_DISABLE: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, CHECKPOINT_DISABLE: '1' };
   // a CLI config path that does not exist only makes Terraform print a warning box on every call
   if (env.TF_CLI_CONFIG_FILE && !existsSync(env.TF_CLI_CONFIG_FILE)) delete env.TF_CLI_CONFIG_FILE;
   const deploy = spawnSync('npx', ['cdktf', 'deploy', '--auto-approve', 'demo'], { cwd: projectDir, stdio: 'inherit', env });
