@@ -1,5 +1,6 @@
 // The public API of hakube.
 export * from './constructs/etcd-cluster.js';
+export * from './constructs/load-balancer-vip.js';
 export * from './lib/inventory.js';
 export * from './lib/plan/index.js';
 export { SecretStore, randomToken } from './lib/pki/index.js';

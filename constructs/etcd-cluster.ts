@@ -16,7 +16,7 @@ import {
   renderEtcdInstallScript,
   renderEtcdUnit,
 } from '../lib/render/etcd.js';
-import { fail, isAbsolutePath, isHostname, isHttpUrl, isPort, isSha256Hex, isVersion } from '../lib/validate.js';
+import { fail, isAbsolutePath, isHostname, isHttpUrl, isIpAddress, isPort, isSha256Hex, isVersion } from '../lib/validate.js';
 
 export type { EtcdInstallSource } from '../lib/render/etcd.js';
 
@@ -49,6 +49,8 @@ export interface EtcdClusterProps {
   readonly autoCompactionRetention?: string;
   /** Backend size quota in bytes. @default 2147483648 (2 GiB) */
   readonly quotaBackendBytes?: number;
+  /** More names or IPs in every member's server certificate, e.g. a load balancer's VIP in front of the members. @default [] */
+  readonly extraCertificateSans?: string[];
 }
 
 /** Certificates other constructs need to talk to the cluster (paths inside `secretsDir`). */
@@ -80,6 +82,7 @@ export class EtcdCluster extends Construct implements PlanContributor {
   /** `https://<address>:<clientPort>` of every member. */
   readonly clientEndpoints: readonly string[];
   private readonly store: SecretStore;
+  private readonly extraSans: readonly string[];
 
   constructor(scope: Construct, id: string, props: EtcdClusterProps) {
     super(scope, id);
@@ -115,6 +118,10 @@ export class EtcdCluster extends Construct implements PlanContributor {
     }
     this.install = validateInstall(where, props.install ?? { from: 'distro' });
     this.tuning = validateTuning(where, this, props);
+    this.extraSans = [...(props.extraCertificateSans ?? [])];
+    for (const san of this.extraSans) {
+      if (!isIpAddress(san) && !isHostname(san)) fail(where, 'extraCertificateSans', san, 'is neither an IP address nor a DNS name');
+    }
     this.secretsDir = props.secretsDir ?? `.hakube/${this.clusterName}`;
     this.store = new SecretStore(this.secretsDir);
 
@@ -160,8 +167,8 @@ export class EtcdCluster extends Construct implements PlanContributor {
         name: `etcd/${member.name}-server`,
         commonName: member.name,
         usages: ['server', 'client'],
-        dnsNames: names,
-        ipAddresses: ips,
+        dnsNames: [...names, ...this.extraSans.filter((san) => !isIpAddress(san))],
+        ipAddresses: [...ips, ...this.extraSans.filter((san) => isIpAddress(san))],
       });
       const peer = await this.store.ensureCertificate(ca, {
         name: `etcd/${member.name}-peer`,

@@ -59,3 +59,65 @@ export function isHttpUrl(value: string): boolean {
     return false;
   }
 }
+
+/** One label of a host name: 1–63 lowercase letters, digits and "-", not starting or ending with "-". */
+export function isHostnameLabel(value: string): boolean {
+  return HOSTNAME_LABEL.test(value);
+}
+
+/** An IPv4 address with its prefix length, from CIDR notation ("10.77.0.100/24"; host bits may be set). */
+export interface Ipv4Cidr {
+  readonly address: string;
+  /** Prefix length, 0–32. */
+  readonly prefix: number;
+}
+
+/** Parse "a.b.c.d/n" (dotted quad, n from 0 to 32 without leading zeros); undefined when `value` is not one. */
+export function parseIpv4Cidr(value: string): Ipv4Cidr | undefined {
+  if (typeof value !== 'string') return undefined;
+  const match = /^([0-9.]+)\/(0|[1-9][0-9]?)$/.exec(value);
+  if (!match || isIP(match[1]) !== 4) return undefined;
+  const prefix = Number(match[2]);
+  return prefix <= 32 ? { address: match[1], prefix } : undefined;
+}
+
+/** An IPv4 address as an unsigned 32-bit integer; throws for anything that is not an IPv4 address. */
+export function ipv4ToInt(address: string): number {
+  if (isIP(address) !== 4) throw new ValidationError(`${JSON.stringify(address)} is not an IPv4 address`);
+  return address.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+}
+
+/** An unsigned 32-bit integer as a dotted-quad IPv4 address. */
+export function intToIpv4(value: number): string {
+  return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join('.');
+}
+
+/** First (network) and last (broadcast) address of the subnet a CIDR lies in. */
+export function ipv4SubnetRange(cidr: Ipv4Cidr): { readonly network: string; readonly broadcast: string } {
+  const size = 2 ** (32 - cidr.prefix);
+  const network = Math.floor(ipv4ToInt(cidr.address) / size) * size;
+  return { network: intToIpv4(network), broadcast: intToIpv4(network + size - 1) };
+}
+
+/** Whether `address` is an IPv4 address inside the subnet of `cidr` (false for IPv6 and non-addresses). */
+export function isIpv4InSubnet(address: string, cidr: Ipv4Cidr): boolean {
+  if (isIP(address) !== 4) return false;
+  const size = 2 ** (32 - cidr.prefix);
+  return Math.floor(ipv4ToInt(address) / size) === Math.floor(ipv4ToInt(cidr.address) / size);
+}
+
+/** A distribution package name (Debian or RPM): letters, digits and `+ . _ -`, starting with a letter or digit. */
+export function isPackageName(value: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9+._-]{0,127}$/.test(value);
+}
+
+/**
+ * A container image reference: optional registry host (with port), slash-separated lowercase path components, and
+ * a tag and/or a sha256 digest — e.g. `registry.k8s.io/pause:3.10`, `mirror:5000/k8s/pause@sha256:<64 hex>`.
+ */
+export function isImageReference(value: string): boolean {
+  const host = '[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]{1,5})?/';
+  const component = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+  const pattern = new RegExp(`^(?:${host})?${component}(?:/${component})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$`);
+  return value.length <= 255 && pattern.test(value);
+}

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Construct } from 'constructs';
@@ -68,6 +68,16 @@ describe('EtcdCluster props', () => {
     [{ install: { from: 'release', version: '3.5.17', sha256: 'a'.repeat(64), baseUrl: 'ftp://mirror' } }, /install.baseUrl "ftp:\/\/mirror" must be an http\(s\) URL/],
   ])('rejects %j', (props, message) => {
     expect(() => cluster(props)).toThrow(message);
+  });
+
+  it('adds extra SANs (a VIP in front of the members) to every server certificate, not to peer certificates', async () => {
+    const { root, secretsDir } = cluster({ extraCertificateSans: ['10.77.0.100', 'etcd.example.com'] });
+    await Plan.of(root);
+    const text = (file: string) => execFileSync('openssl', ['x509', '-noout', '-ext', 'subjectAltName', '-in', join(secretsDir, 'etcd', file)], { encoding: 'utf8' });
+    expect(text('node-2-server.crt')).toMatch(/DNS:etcd.example.com/);
+    expect(text('node-2-server.crt')).toMatch(/IP Address:10.77.0.100/);
+    expect(text('node-2-peer.crt')).not.toMatch(/10.77.0.100/);
+    expect(() => cluster({ extraCertificateSans: ['not a name'] })).toThrow(/extraCertificateSans "not a name" is neither an IP address nor a DNS name/);
   });
 
   it('writes nothing to disk when the topology is invalid', () => {

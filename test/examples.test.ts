@@ -27,6 +27,7 @@ describe('examples', () => {
     const json = synthApp('main.ts', 'demo');
     const health = json.resource.terraform_data['etcd-demo_health'];
     expect(health.connection.host).toBe('10.77.0.11');
-    expect(Object.keys(json.resource.terraform_data)).toHaveLength(7);
+    expect(Object.keys(json.resource.terraform_data)).toHaveLength(7 + 7);
+    expect(json.resource.terraform_data['lb-vip_ready'].depends_on).toHaveLength(3);
   });
 });

@@ -1,9 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Construct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { Host } from '../lib/inventory.js';
+import { PACKAGE_LOCK, renderPackageInstall } from '../lib/render/packages.js';
 import { Plan, type PlanContributor, type StepSpec, addWarning } from '../lib/plan/index.js';
 import { hosts, tempDir } from './fixtures.js';
 
@@ -128,5 +129,23 @@ describe('Plan', () => {
   it('serializes to stable YAML', () => {
     const plan = new Plan([step('b/x', b, ['a/x']), step('a/x', a, [], { files: [{ path: '/etc/a', mode: '0644', content: 'hello\n' }] })]);
     expect(plan.toYaml()).toMatchSnapshot();
+  });
+});
+
+describe('package installs', () => {
+  it('hold one host-wide lock, so two steps on a host never race for apt (run with bash and a fake apt-get)', () => {
+    const dir = tempDir();
+    const log = join(dir, 'log');
+    const lock = join(dir, 'lock');
+    writeFileSync(join(dir, 'apt-get'), `#!/bin/bash\necho "start $*" >> ${log}; sleep 0.3; echo "end $*" >> ${log}\n`, { mode: 0o755 });
+    const script = renderPackageInstall({ apt: ['etcd-server'] }, 'true').replaceAll(PACKAGE_LOCK, lock);
+    const env = { ...process.env, PATH: `${dir}:${process.env.PATH}` };
+    const runs = [spawn('bash', ['-c', script], { env }), spawn('bash', ['-c', script], { env })];
+    return Promise.all(runs.map((p) => new Promise((resolve) => p.on('exit', resolve)))).then((codes) => {
+      expect(codes).toEqual([0, 0]);
+      const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split(' ')[0]);
+      // never two "start"s in a row: each run's update+install finished before the other began
+      expect(lines).toEqual(['start', 'end', 'start', 'end', 'start', 'end', 'start', 'end']);
+    });
   });
 });

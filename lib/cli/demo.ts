@@ -2,11 +2,14 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { labPaths, labSsh, labUp } from '../lab/index.js';
 
+/** The VIP the root app (main.ts) puts in front of etcd: in the lab's subnet, above the host addresses. */
+export const DEMO_VIP = '10.77.0.100';
+
 const TLS = '--cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key';
 
 /**
- * `hakube demo`: bring up the local lab, deploy the root cdktf app (a 3-member TLS etcd cluster) with
- * `cdktf deploy`, then show the cluster's health and members. Run from the project root.
+ * `hakube demo`: bring up the local lab, deploy the root cdktf app (a 3-member TLS etcd cluster behind a
+ * haproxy + keepalived VIP) with `cdktf deploy`, then show the cluster's health, members, and who holds the VIP. Run from the project root.
  */
 export async function runDemo(projectDir: string = process.cwd()): Promise<number> {
   const up = await labUp({ hosts: 3, projectDir });
@@ -24,8 +27,17 @@ export async function runDemo(projectDir: string = process.cwd()): Promise<numbe
   console.error(`\nhakube demo: deployed in ${((Date.now() - started) / 1000).toFixed(1)} s; cluster health over TLS:\n`);
   const endpoints = members.map((h) => `https://${h.address}:2379`).join(',');
   const etcdctl = `ETCDCTL_API=3 etcdctl --endpoints=${endpoints} ${TLS}`;
-  const health = await labSsh(labPaths(projectDir), members[0].address, `${etcdctl} endpoint health -w table && ${etcdctl} member list -w table`);
+  const viaVip = `ETCDCTL_API=3 etcdctl --endpoints=https://${DEMO_VIP}:8443 ${TLS}`;
+  const health = await labSsh(
+    labPaths(projectDir),
+    members[0].address,
+    `${etcdctl} endpoint health -w table && ${etcdctl} member list -w table && echo "through the VIP ${DEMO_VIP}:8443 (haproxy, round robin):" && ${viaVip} endpoint status -w table`,
+  );
   process.stdout.write(health.stdout);
   process.stderr.write(health.stderr);
+  for (const host of members) {
+    const r = await labSsh(labPaths(projectDir), host.address, `ip -4 -o addr show | grep -q ' ${DEMO_VIP}/' && echo held || true`);
+    if (r.stdout.includes('held')) process.stdout.write(`VIP ${DEMO_VIP} is held by ${host.name} (keepalived)\n`);
+  }
   return health.ok ? 0 : 1;
 }

@@ -1,4 +1,5 @@
 import { sh } from '../shell.js';
+import { renderPackageInstall } from './packages.js';
 
 /** Where etcd's files live on a member. */
 export const ETCD_PATHS = {
@@ -132,18 +133,7 @@ export function etcdBinDir(source: EtcdInstallSource): string {
 export function renderEtcdInstallScript(source: EtcdInstallSource, dataDir: string): string {
   const install =
     source.from === 'distro'
-      ? `if ! command -v etcd >/dev/null 2>&1 || ! command -v etcdctl >/dev/null 2>&1; then
-  if command -v apt-get >/dev/null 2>&1; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q
-    apt-get install -y -q etcd-server etcd-client
-  elif command -v dnf >/dev/null 2>&1; then
-    dnf install -y etcd
-  else
-    echo "hakube: neither apt-get nor dnf found; use the release install source" >&2
-    exit 1
-  fi
-fi`
+      ? renderPackageInstall({ apt: ['etcd-server', 'etcd-client'], dnf: ['etcd'] }, '! command -v etcd >/dev/null 2>&1 || ! command -v etcdctl >/dev/null 2>&1')
       : renderReleaseInstall(source);
   return `${install}
 if ! id -u etcd >/dev/null 2>&1; then

@@ -5,9 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdCluster } from '../../constructs/etcd-cluster.js';
 import type { Inventory } from '../../lib/inventory.js';
-import { labDown, labPower, labUp } from '../../lib/lab/index.js';
+import { labDown, labPower } from '../../lib/lab/index.js';
 import { tempDir } from '../fixtures.js';
-import { figure, onHost, projectDir, synthStack, terraform, until } from './helpers.js';
+import { acquireLab, figure, onHost, projectDir, synthStack, terraform, until } from './helpers.js';
 
 const secretsDir = tempDir('hakube-lab-secrets-');
 const outdir = tempDir('hakube-lab-out-');
@@ -31,7 +31,7 @@ async function healthyEverywhere(): Promise<boolean> {
 }
 
 beforeAll(async () => {
-  const up = await labUp({ hosts: 3, projectDir });
+  const up = await acquireLab(3);
   inventory = up.inventory;
   figure(`lab up (base build ${up.seconds.base.toFixed(1)} s, boot ${up.seconds.boot.toFixed(1)} s)`, up.seconds.total);
   ({ stackDir } = await declare(100000));

@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { App, LocalBackend, TerraformStack } from 'cdktf';
 import { join } from 'node:path';
 import { TerraformProvisioner } from '../../lib/backends/cdktf.js';
 import type { Inventory } from '../../lib/inventory.js';
-import { labPaths, labSsh } from '../../lib/lab/index.js';
+import { labPaths, labSsh, labStatus, labUp } from '../../lib/lab/index.js';
 import { Plan } from '../../lib/plan/index.js';
 import type { Construct } from 'constructs';
 
@@ -64,4 +65,27 @@ export async function until<T>(what: string, timeoutMs: number, probe: () => Pro
 /** Print a measured figure so it shows in the test log. */
 export function figure(label: string, seconds: number): void {
   process.stderr.write(`[figure] ${label}: ${seconds.toFixed(1)} s\n`);
+}
+
+/**
+ * Bring the lab up for a test file. The lab is machine-wide: when one is already up (someone else's run), wait
+ * until it is down rather than share or stop it.
+ */
+export async function acquireLab(hosts = 3) {
+  await until('the lab to be free', 20 * 60_000, async () => ((await labStatus()).phase === 'down' ? true : undefined));
+  return labUp({ hosts, projectDir });
+}
+
+/** Whether a TCP connection to `address:port` opens within `timeoutMs`. */
+export function tcpOpen(address: string, port: number, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: address, port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
 }

@@ -1,0 +1,41 @@
+import { sh } from '../shell.js';
+
+/** Packages to install, per package manager (names differ between distribution families). */
+export interface PackageSet {
+  /** Debian/Ubuntu package names (apt-get). */
+  readonly apt: readonly string[];
+  /** RHEL/Rocky package names (dnf); omit when the family is not supported. @default none */
+  readonly dnf?: readonly string[];
+}
+
+/** Every step that installs packages takes this lock, so two steps on one host never race for apt's or dnf's. */
+export const PACKAGE_LOCK = '/var/lock/hakube-packages.lock';
+
+/**
+ * Install packages that are missing, holding the host-wide hakube package lock (several steps of one plan may run
+ * on the same host at once) and waiting for any other apt/dpkg user. `missingTest` is a bash condition that is
+ * true when the install is needed; nothing runs otherwise.
+ */
+export function renderPackageInstall(packages: PackageSet, missingTest: string): string {
+  const apt = packages.apt.map(sh).join(' ');
+  const dnf = packages.dnf?.map(sh).join(' ');
+  return `if ${missingTest}; then
+  exec 9>${PACKAGE_LOCK}
+  flock -w 900 9 || { echo "hakube: waited 15 min for another package install on this host" >&2; exit 1; }
+  if command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get -q -o DPkg::Lock::Timeout=600 update
+    apt-get -q -y -o DPkg::Lock::Timeout=600 install ${apt}
+${
+  dnf
+    ? `  elif command -v dnf >/dev/null 2>&1; then
+    dnf install -y ${dnf}
+`
+    : ''
+}  else
+    echo "hakube: no supported package manager (apt-get${dnf ? ' or dnf' : ''}) on this host; install ${packages.apt.join(' ')} first" >&2
+    exit 1
+  fi
+  flock -u 9
+fi`;
+}
