@@ -1,4 +1,4 @@
-// lib/pki must be imported before @peculiar/x509: it installs the Reflect metadata shim x509 needs.
+// lib/pki is imported before @peculiar/x509: it loads reflect-metadata, which x509 needs at import time.
 import { SecretStore, randomToken } from '../lib/pki/index.js';
 import type { CaFiles, CertificateRequest } from '../lib/pki/index.js';
 import * as x509 from '@peculiar/x509';
@@ -566,5 +566,20 @@ describe('randomToken', () => {
     }
     expect(() => randomToken(0)).toThrow(/positive integer/);
     expect(() => randomToken(1.5)).toThrow(/positive integer/);
+  });
+});
+
+describe('SecretStore.writeText', () => {
+  it('writes a derived secret file 0600, and leaves it untouched while the content is the same', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hakube-pki-write-'));
+    const store = new SecretStore(dir);
+    expect(store.writeText('kubernetes/kubeadm/a.yaml', 'token: x\n')).toBe('kubernetes/kubeadm/a.yaml');
+    const file = store.path('kubernetes/kubeadm/a.yaml');
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    const before = fs.statSync(file);
+    store.writeText('kubernetes/kubeadm/a.yaml', 'token: x\n');
+    expect(fs.statSync(file).ino).toBe(before.ino);
+    store.writeText('kubernetes/kubeadm/a.yaml', 'token: y\n');
+    expect(fs.readFileSync(file, 'utf8')).toBe('token: y\n');
   });
 });

@@ -287,6 +287,15 @@ export class SecretStore {
   }
 
   /**
+   * Write a file derived from secrets (e.g. a kubeadm configuration that carries the bootstrap token) as `name`
+   * (0600), only when its content differs, so it can reach hosts by path like any other secret. Returns `name`.
+   */
+  writeText(name: string, content: string): string {
+    if (!this.exists(name) || !this.readBytes(name).equals(Buffer.from(content))) this.writeFile(name, content, TEXT_MODE);
+    return name;
+  }
+
+  /**
    * Create (or reuse) a key pair alone, e.g. the Kubernetes service-account
    * key pair: `ensureKeyPair("sa")` → "sa.key" (PKCS#8 PEM, 0600) + "sa.pub"
    * (SPKI PEM, 0644). If only the private key exists the public key is
