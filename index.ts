@@ -6,3 +6,8 @@ export * from './lib/plan/index.js';
 export { SecretStore, randomToken } from './lib/pki/index.js';
 export { TerraformProvisioner, type TerraformProvisionerProps } from './lib/backends/cdktf.js';
 export { ValidationError } from './lib/validate.js';
+export * from './constructs/control-plane.js';
+export * from './constructs/worker-pool.js';
+export * from './constructs/ha-cluster.js';
+export type { TaintInput, KubeletConfigInput } from './lib/render/kubeadm.js';
+export type { NodePrepOptions, OsFamily } from './lib/render/node-prep.js';

@@ -121,3 +121,8 @@ export function isImageReference(value: string): boolean {
   const pattern = new RegExp(`^(?:${host})?${component}(?:/${component})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$`);
   return value.length <= 255 && pattern.test(value);
 }
+
+/** Whether two IPv4 CIDRs share any address. */
+export function ipv4CidrsOverlap(a: Ipv4Cidr, b: Ipv4Cidr): boolean {
+  return isIpv4InSubnet(ipv4SubnetRange(a).network, b) || isIpv4InSubnet(ipv4SubnetRange(b).network, a);
+}

@@ -141,6 +141,7 @@ function renderStepScript(spec: StepSpec, stageDir: string, files: PlanFile[]): 
     lines.push(
       'CHANGED=0',
       '# Install a staged file atomically; set CHANGED=1 when its content, mode or owner differ.',
+      '# shellcheck disable=SC2034 # CHANGED is for the step body, which may not need it',
       'hakube_place() {',
       '  local src="$STAGE/$1" dest=$2 mode=$3 owner=$4',
       '  if [ -f "$dest" ] && cmp -s "$src" "$dest" && [ "$(stat -c \'%a %U:%G\' "$dest")" = "${mode#0} $owner" ]; then',

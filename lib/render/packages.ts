@@ -11,6 +11,12 @@ export interface PackageSet {
 /** Every step that installs packages takes this lock, so two steps on one host never race for apt's or dnf's. */
 export const PACKAGE_LOCK = '/var/lock/hakube-packages.lock';
 
+/** Bash lines that take the host-wide package lock on fd 9 (release it with `flock -u 9`). */
+export function takePackageLock(): string {
+  return `exec 9>${PACKAGE_LOCK}
+flock -w 900 9 || { echo "hakube: waited 15 min for another package install on this host" >&2; exit 1; }`;
+}
+
 /**
  * Install packages that are missing, holding the host-wide hakube package lock (several steps of one plan may run
  * on the same host at once) and waiting for any other apt/dpkg user. `missingTest` is a bash condition that is
@@ -20,8 +26,7 @@ export function renderPackageInstall(packages: PackageSet, missingTest: string):
   const apt = packages.apt.map(sh).join(' ');
   const dnf = packages.dnf?.map(sh).join(' ');
   return `if ${missingTest}; then
-  exec 9>${PACKAGE_LOCK}
-  flock -w 900 9 || { echo "hakube: waited 15 min for another package install on this host" >&2; exit 1; }
+  ${takePackageLock().replace('\n', '\n  ')}
   if command -v apt-get >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get -q -o DPkg::Lock::Timeout=600 update

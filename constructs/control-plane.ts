@@ -1,0 +1,416 @@
+import { Construct } from 'constructs';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { type Host, assertUniqueHosts } from '../lib/inventory.js';
+import { type PlanContributor, type StepFile, type StepSpec, addWarning } from '../lib/plan/index.js';
+import { SecretStore } from '../lib/pki/index.js';
+import {
+  BOOTSTRAP_TOKEN_FILE,
+  KUBEADM_PKI_DIR,
+  type KubernetesPkiFiles,
+  ensureBootstrapToken,
+  ensureKubernetesPki,
+  kubeadmPkiStepFiles,
+  storedCaCertHash,
+} from '../lib/pki/kubernetes.js';
+import {
+  type ExtraArgs,
+  type KubeletConfigInput,
+  type TaintInput,
+  defaultControlPlaneArgs,
+  normalizeKubernetesVersion,
+  renderInitConfig,
+  renderJoinConfig,
+} from '../lib/render/kubeadm.js';
+import {
+  KUBERNETES_PATHS,
+  renderBootstrapTokenScript,
+  renderCniScript,
+  renderKubeadmInitScript,
+  renderKubeadmJoinScript,
+} from '../lib/render/kubernetes.js';
+import { type NodePrepOptions, type NodeRole, nodePrepSteps, resolveNodePrepOptions } from '../lib/render/node-prep.js';
+import {
+  fail,
+  ipv4CidrsOverlap,
+  isHostname,
+  isHttpUrl,
+  isIpAddress,
+  isIpv4InSubnet,
+  isPort,
+  parseIpv4Cidr,
+} from '../lib/validate.js';
+import yaml from 'js-yaml';
+import { EtcdCluster } from './etcd-cluster.js';
+import { LoadBalancerVip } from './load-balancer-vip.js';
+
+/** The address clients use for the API servers when it is not a `LoadBalancerVip` of this app. */
+export interface ExternalEndpoint {
+  /** IP address or DNS name of the load balancer. */
+  readonly address: string;
+  /** Its port. @default 6443 */
+  readonly port?: number;
+}
+
+/** The pod network add-on applied once after `kubeadm init`. */
+export interface CniProps {
+  /** Which add-on. @default "flannel" */
+  readonly plugin?: 'flannel' | 'calico';
+  /**
+   * Manifest to apply: an http(s) URL the first control-plane host can fetch, or a file on the operator's machine
+   * (copied to the host; use this for air-gapped sites). For calico, the tigera-operator manifest.
+   * @default the add-on's upstream release manifest
+   */
+  readonly manifest?: string;
+}
+
+export const FLANNEL_MANIFEST = 'https://github.com/flannel-io/flannel/releases/latest/download/kube-flannel.yml';
+export const CALICO_OPERATOR_MANIFEST = 'https://raw.githubusercontent.com/projectcalico/calico/v3.28.2/manifests/tigera-operator.yaml';
+/** flannel's manifest configures this pod network unless edited. */
+const FLANNEL_POD_SUBNET = '10.244.0.0/16';
+
+export interface ControlPlaneProps {
+  /** Control-plane hosts: an odd number (1 is allowed for development, with a warning). The first runs `kubeadm init`. */
+  readonly hosts: Host[];
+  /** Kubernetes version, e.g. "1.31.2" (kubeadm API v1beta4 from 1.31 on, v1beta3 before). */
+  readonly kubernetesVersion: string;
+  /** Where clients reach the API servers: a `LoadBalancerVip` (the control plane adds itself as its backends) or an external load balancer. */
+  readonly endpoint: LoadBalancerVip | ExternalEndpoint;
+  /** Cluster name (kubeadm `clusterName`, step ids, secrets dir). @default the construct id */
+  readonly clusterName?: string;
+  /** Operator-side directory for the cluster PKI and bootstrap token. @default ".hakube/<clusterName>" */
+  readonly secretsDir?: string;
+  /** `"stacked"`: kubeadm runs etcd on the control-plane hosts; or an `EtcdCluster` of this app (external etcd). @default "stacked" */
+  readonly etcd?: 'stacked' | EtcdCluster;
+  /** Pod network (IPv4 CIDR). @default "10.244.0.0/16" (flannel's) */
+  readonly podSubnet?: string;
+  /** Service network (IPv4 CIDR). @default "10.96.0.0/12" */
+  readonly serviceSubnet?: string;
+  /** More names and addresses for the API server certificate (the endpoint is always in it). @default [] */
+  readonly certSANs?: string[];
+  /** API server flags, merged over hakube's secure defaults (`Node,RBAC`, `NodeRestriction`, profiling off). @default {} */
+  readonly apiServerExtraArgs?: Record<string, string>;
+  /** Controller-manager flags, merged over the defaults (127.0.0.1, leader election 15s/10s/2s, profiling off). @default {} */
+  readonly controllerManagerExtraArgs?: Record<string, string>;
+  /** Scheduler flags, merged over the defaults (127.0.0.1, leader election 15s/10s/2s, profiling off). @default {} */
+  readonly schedulerExtraArgs?: Record<string, string>;
+  /** Kubelet configuration. @default systemd cgroup driver, certificate rotation on */
+  readonly kubelet?: KubeletConfigInput;
+  /** Taints of the control-plane nodes. @default kubeadm's `node-role.kubernetes.io/control-plane:NoSchedule` */
+  readonly taints?: TaintInput[];
+  /** Node preparation: package sources and proxies (air-gapped sites), OS family, preflight limits. @default pkgs.k8s.io, Debian */
+  readonly nodePrep?: Omit<NodePrepOptions, 'kubernetesVersion'>;
+  /** Pod network add-on. @default flannel from its upstream manifest */
+  readonly cni?: CniProps;
+  /** Registry mirror for the control-plane images. @default kubeadm's (registry.k8s.io) */
+  readonly imageRepository?: string;
+  /** Lifetime of the bootstrap token; it is re-created before joins when it expired. @default "24h0m0s" */
+  readonly bootstrapTokenTtl?: string;
+}
+
+const API_SERVER_PORT = 6443;
+
+/**
+ * An HA Kubernetes control plane made with kubeadm. Everything that crosses hosts is decided at plan time — the
+ * cluster CAs and service-account key (placed on every control-plane host before `kubeadm init`/`join`, so kubeadm
+ * reuses them), the bootstrap token and the CA hash joins pin — so no step waits on another host's output.
+ * Control-plane joins run one at a time after init (concurrent joins race in etcd); worker pools join in parallel.
+ */
+export class ControlPlane extends Construct implements PlanContributor {
+  readonly hosts: readonly Host[];
+  readonly kubernetesVersion: string;
+  readonly clusterName: string;
+  readonly secretsDir: string;
+  /** `host:port` every node and client uses (`controlPlaneEndpoint`). */
+  readonly endpoint: string;
+  readonly etcd: 'stacked' | EtcdCluster;
+  readonly podSubnet: string;
+  readonly serviceSubnet: string;
+  readonly certSANs: readonly string[];
+  readonly nodePrep: NodePrepOptions;
+  private readonly props: ControlPlaneProps;
+  private readonly loadBalancer?: LoadBalancerVip;
+  private readonly store: SecretStore;
+  private readonly joiners: Array<{ host: Host; pool: string }> = [];
+  private readonly where: string;
+
+  constructor(scope: Construct, id: string, props: ControlPlaneProps) {
+    super(scope, id);
+    const where = `ControlPlane ${this.node.path}`;
+    this.where = where;
+    this.props = props;
+    const hosts = props.hosts ?? [];
+    if (hosts.length === 0) fail(where, 'hosts', 0, 'is empty: a control plane needs at least one host');
+    assertUniqueHosts(where, hosts);
+    const twice = hosts.find((h, i) => hosts.indexOf(h) !== i);
+    if (twice) fail(where, 'hosts', twice.name, 'is listed twice');
+    if (hosts.length % 2 === 0) {
+      fail(where, 'hosts', hosts.length, `is an even count: with stacked etcd ${hosts.length} members tolerate no more failures than ${hosts.length - 1}, and leader election gains nothing; use ${hosts.length - 1} or ${hosts.length + 1}`);
+    }
+    if (hosts.length === 1) addWarning(this, 'a single control-plane host is a single point of failure: fine for development, not for HA');
+    this.hosts = Object.freeze([...hosts]);
+
+    try {
+      this.kubernetesVersion = normalizeKubernetesVersion(props.kubernetesVersion).replace(/^v/, '');
+    } catch {
+      fail(where, 'kubernetesVersion', props.kubernetesVersion, 'must be a version like "1.31.2" (1.22 or later)');
+    }
+    this.clusterName = props.clusterName ?? id;
+    if (!isHostname(this.clusterName) || this.clusterName.includes('.')) fail(where, 'clusterName', this.clusterName, 'must be lowercase letters, digits and "-"');
+    this.secretsDir = props.secretsDir ?? `.hakube/${this.clusterName}`;
+    this.store = new SecretStore(this.secretsDir);
+
+    // the endpoint, and the load balancer in front of the API servers
+    let endpointHost: string;
+    let endpointPort: number;
+    if (props.endpoint instanceof LoadBalancerVip) {
+      this.loadBalancer = props.endpoint;
+      endpointHost = props.endpoint.vip;
+      endpointPort = props.endpoint.port;
+      for (const host of hosts) props.endpoint.addBackend({ name: host.name, address: host.internalAddress, port: API_SERVER_PORT });
+    } else {
+      const ext = props.endpoint;
+      if (!ext || (!isIpAddress(ext.address) && !isHostname(ext.address))) fail(where, 'endpoint.address', ext?.address, 'is neither an IP address nor a DNS name');
+      endpointHost = ext.address;
+      endpointPort = ext.port ?? API_SERVER_PORT;
+      if (!isPort(endpointPort)) fail(where, 'endpoint.port', endpointPort, 'is not a port (1-65535)');
+    }
+    this.endpoint = `${endpointHost.includes(':') ? `[${endpointHost}]` : endpointHost}:${endpointPort}`;
+    this.certSANs = Object.freeze([...new Set([endpointHost, ...(props.certSANs ?? [])])]);
+    for (const san of this.certSANs) if (!isIpAddress(san) && !isHostname(san)) fail(where, 'certSANs', san, 'is neither an IP address nor a DNS name');
+
+    // networks
+    this.podSubnet = props.podSubnet ?? FLANNEL_POD_SUBNET;
+    this.serviceSubnet = props.serviceSubnet ?? '10.96.0.0/12';
+    const pod = parseIpv4Cidr(this.podSubnet);
+    const service = parseIpv4Cidr(this.serviceSubnet);
+    if (!pod) fail(where, 'podSubnet', this.podSubnet, 'is not an IPv4 CIDR like "10.244.0.0/16"');
+    if (!service) fail(where, 'serviceSubnet', this.serviceSubnet, 'is not an IPv4 CIDR like "10.96.0.0/12"');
+    if (ipv4CidrsOverlap(pod, service)) fail(where, 'serviceSubnet', this.serviceSubnet, `overlaps podSubnet ${this.podSubnet}`);
+    this.node.addValidation({
+      // hosts of worker pools are only known once the whole tree is built
+      validate: () =>
+        [...this.hosts, ...this.joiners.map((j) => j.host)].flatMap((h) =>
+          [pod, service]
+            .filter((net) => isIpv4InSubnet(h.internalAddress, net) || isIpv4InSubnet(h.address, net))
+            .map((net) => `host ${h.name} (${h.internalAddress}) lies inside the ${net === pod ? 'pod' : 'service'} network ${net === pod ? this.podSubnet : this.serviceSubnet}: its traffic would be routed into the cluster`),
+        ),
+    });
+    if (this.loadBalancer && (isIpv4InSubnet(this.loadBalancer.vip, pod) || isIpv4InSubnet(this.loadBalancer.vip, service))) {
+      fail(where, 'endpoint', this.loadBalancer.vip, 'lies inside the pod or service network');
+    }
+
+    // etcd
+    this.etcd = props.etcd ?? 'stacked';
+    if (this.etcd !== 'stacked' && !(this.etcd instanceof EtcdCluster)) fail(where, 'etcd', String(this.etcd), 'must be "stacked" or an EtcdCluster');
+    this.node.addValidation({ validate: () => this.etcdConflicts() });
+
+    // CNI
+    const plugin = props.cni?.plugin ?? 'flannel';
+    if (plugin !== 'flannel' && plugin !== 'calico') fail(where, 'cni.plugin', plugin, 'must be "flannel" or "calico"');
+    const manifest = props.cni?.manifest;
+    if (manifest !== undefined && !isHttpUrl(manifest) && !existsSync(resolve(manifest))) {
+      fail(where, 'cni.manifest', manifest, 'is neither an http(s) URL nor an existing file');
+    }
+    if (plugin === 'flannel' && manifest === undefined && this.podSubnet !== FLANNEL_POD_SUBNET) {
+      fail(where, 'podSubnet', this.podSubnet, `differs from ${FLANNEL_POD_SUBNET}, the network flannel's upstream manifest configures: use that, calico, or your own flannel manifest (cni.manifest)`);
+    }
+
+    const ttl = props.bootstrapTokenTtl ?? '24h0m0s';
+    if (!/^(\d+h)?(\d+m)?(\d+s)?$/.test(ttl) || ttl === '') fail(where, 'bootstrapTokenTtl', ttl, 'must be a duration like "24h0m0s"');
+    this.nodePrep = { ...(props.nodePrep ?? {}), kubernetesVersion: this.kubernetesVersion };
+    resolveNodePrepOptions(where, this.nodePrep); // fail now, with this construct's path, not at plan time
+  }
+
+  /** Id of the step after which the API server answers and the bootstrap token is valid: joins run after it. */
+  get joinReadyStepId(): string {
+    return `k8s-${this.clusterName}/bootstrap-token`;
+  }
+
+  /** Id of the step that runs `kubeadm init`. */
+  get initStepId(): string {
+    return `k8s-${this.clusterName}/${this.hosts[0].name}/init`;
+  }
+
+  /** Id of a host's step (`preflight`, `os`, `containerd`, `kube-packages`, `init` or `join`). */
+  stepId(host: Host, action: string): string {
+    return `k8s-${this.clusterName}/${host.name}/${action}`;
+  }
+
+  /** Called by `WorkerPool`: these hosts join as workers. */
+  registerWorkers(pool: string, hosts: readonly Host[]): void {
+    for (const host of hosts) {
+      const clash = this.hosts.find((h) => h.name === host.name) ?? this.joiners.find((j) => j.host.name === host.name)?.host;
+      if (clash) fail(this.where, 'workers', host.name, `is already a ${this.hosts.includes(clash) ? 'control-plane host' : 'worker'} of this cluster`);
+      this.joiners.push({ host, pool });
+    }
+  }
+
+  /** Steps that prepare a node (preflight, OS, containerd, Kubernetes packages). */
+  nodePrepSteps(host: Host, role: NodeRole): StepSpec[] {
+    return nodePrepSteps(host, role, this.nodePrep, `k8s-${this.clusterName}`);
+  }
+
+  /** The join step of a node (control plane when `controlPlane`), with its kubeadm JoinConfiguration as a secret file. */
+  async joinStep(host: Host, options: { controlPlane: boolean; after: string[]; taints?: TaintInput[]; labels?: Record<string, string> }): Promise<StepSpec> {
+    const pki = await this.pki();
+    const token = ensureBootstrapToken(this.store);
+    const config = renderJoinConfig(this.kubernetesVersion, {
+      apiServerEndpoint: this.endpoint,
+      token,
+      caCertHashes: [storedCaCertHash(this.store, pki.ca)],
+      nodeRegistration: this.nodeRegistration(host, options.taints, options.labels),
+      controlPlane: options.controlPlane ? { advertiseAddress: host.internalAddress, bindPort: API_SERVER_PORT } : undefined,
+    });
+    const stored = this.store.writeText(`kubernetes/kubeadm/${host.name}-join.yaml`, config);
+    return {
+      id: this.stepId(host, 'join'),
+      host,
+      title: `Join ${host.name} to ${this.clusterName} as a ${options.controlPlane ? 'control-plane node' : 'worker'}`,
+      files: [
+        ...(options.controlPlane ? await this.controlPlaneFiles(pki) : []),
+        { path: KUBERNETES_PATHS.joinConfig, mode: '0600', secret: { dir: this.store.dir, file: stored } },
+      ],
+      script: renderKubeadmJoinScript(options.controlPlane),
+      after: [this.stepId(host, 'kube-packages'), ...options.after],
+    };
+  }
+
+  async planSteps(): Promise<StepSpec[]> {
+    const pki = await this.pki();
+    const token = ensureBootstrapToken(this.store);
+    const [first, ...others] = this.hosts;
+    const ttl = this.props.bootstrapTokenTtl ?? '24h0m0s';
+    const args = defaultControlPlaneArgs();
+    const initConfig = renderInitConfig(
+      {
+        kubernetesVersion: this.kubernetesVersion,
+        clusterName: this.clusterName,
+        controlPlaneEndpoint: this.endpoint,
+        certSANs: this.certSANs,
+        podSubnet: this.podSubnet,
+        serviceSubnet: this.serviceSubnet,
+        etcd:
+          this.etcd === 'stacked'
+            ? { local: {} }
+            : {
+                external: {
+                  endpoints: this.etcd.clientEndpoints,
+                  caFile: `${KUBEADM_PKI_DIR}/etcd/ca.crt`,
+                  certFile: `${KUBEADM_PKI_DIR}/apiserver-etcd-client.crt`,
+                  keyFile: `${KUBEADM_PKI_DIR}/apiserver-etcd-client.key`,
+                },
+              },
+        apiServerExtraArgs: merge(args.apiServer, this.props.apiServerExtraArgs),
+        controllerManagerExtraArgs: merge(args.controllerManager, this.props.controllerManagerExtraArgs),
+        schedulerExtraArgs: merge(args.scheduler, this.props.schedulerExtraArgs),
+        imageRepository: this.props.imageRepository,
+      },
+      {
+        advertiseAddress: first.internalAddress,
+        bindPort: API_SERVER_PORT,
+        nodeRegistration: this.nodeRegistration(first, this.props.taints),
+        bootstrapToken: { token, ttl },
+      },
+      this.props.kubelet ?? {},
+    );
+    const initStored = this.store.writeText(`kubernetes/kubeadm/${first.name}-init.yaml`, initConfig);
+    const before = [
+      ...(this.loadBalancer ? [this.loadBalancer.readyStepId] : []),
+      ...(this.etcd instanceof EtcdCluster ? [this.etcd.readyStepId] : []),
+    ];
+
+    const steps: StepSpec[] = this.hosts.flatMap((h) => this.nodePrepSteps(h, 'control-plane'));
+    steps.push({
+      id: this.initStepId,
+      host: first,
+      title: `Initialise the control plane of ${this.clusterName} on ${first.name} (kubeadm init)`,
+      files: [
+        ...(await this.controlPlaneFiles(pki)),
+        { path: KUBERNETES_PATHS.initConfig, mode: '0600', secret: { dir: this.store.dir, file: initStored } },
+      ],
+      script: renderKubeadmInitScript(),
+      after: [this.stepId(first, 'kube-packages'), ...before],
+    });
+    steps.push({
+      id: this.joinReadyStepId,
+      host: first,
+      title: `Make sure the bootstrap token of ${this.clusterName} is valid for the joins`,
+      files: [{ path: KUBERNETES_PATHS.bootstrapToken, mode: '0600', secret: { dir: this.store.dir, file: BOOTSTRAP_TOKEN_FILE } }],
+      script: renderBootstrapTokenScript(ttl, [...others.map((h) => h.name), ...this.joiners.map((j) => j.host.name)].sort()),
+      after: [this.initStepId],
+    });
+    steps.push(this.cniStep(first));
+    // control-plane joins one at a time: each adds an etcd member, and concurrent member additions race
+    let previous = this.joinReadyStepId;
+    for (const host of others) {
+      const join = await this.joinStep(host, { controlPlane: true, after: [previous], taints: this.props.taints });
+      steps.push(join);
+      previous = join.id;
+    }
+    return steps;
+  }
+
+  private cniStep(first: Host): StepSpec {
+    const plugin = this.props.cni?.plugin ?? 'flannel';
+    const manifest = this.props.cni?.manifest ?? (plugin === 'flannel' ? FLANNEL_MANIFEST : CALICO_OPERATOR_MANIFEST);
+    const files: StepFile[] = [];
+    if (!isHttpUrl(manifest)) files.push({ path: KUBERNETES_PATHS.cniManifest, mode: '0644', content: readFileSync(resolve(manifest), 'utf8') });
+    if (plugin === 'calico') {
+      const installation = {
+        apiVersion: 'operator.tigera.io/v1',
+        kind: 'Installation',
+        metadata: { name: 'default' },
+        spec: { calicoNetwork: { ipPools: [{ cidr: this.podSubnet, encapsulation: 'VXLANCrossSubnet', natOutgoing: 'Enabled', nodeSelector: 'all()' }] } },
+      };
+      files.push({ path: KUBERNETES_PATHS.cniExtra, mode: '0644', content: yaml.dump(installation) });
+    }
+    return {
+      id: `k8s-${this.clusterName}/cni`,
+      host: first,
+      title: `Apply the ${plugin} pod network to ${this.clusterName}`,
+      files,
+      script: renderCniScript(plugin, manifest),
+      after: [this.initStepId],
+    };
+  }
+
+  private nodeRegistration(host: Host, taints?: TaintInput[], labels?: Record<string, string>) {
+    const kubeletExtraArgs: Record<string, string> = { 'node-ip': host.internalAddress };
+    if (labels && Object.keys(labels).length > 0) {
+      kubeletExtraArgs['node-labels'] = Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(',');
+    }
+    return { name: host.name, taints, kubeletExtraArgs };
+  }
+
+  private pki(): Promise<KubernetesPkiFiles> {
+    return ensureKubernetesPki(this.store, this.clusterName);
+  }
+
+  /** The shared PKI for a control-plane host, plus the external etcd's CA and API-server client certificate. */
+  private async controlPlaneFiles(pki: KubernetesPkiFiles): Promise<StepFile[]> {
+    if (this.etcd === 'stacked') return kubeadmPkiStepFiles(this.store, pki, { etcd: 'stacked' });
+    const client = await this.etcd.clientCertificate('apiserver-etcd-client', 'kube-apiserver-etcd-client');
+    const external = (path: string, file: string, mode: string): StepFile => ({ path, mode, secret: { dir: client.secretsDir, file } });
+    return [
+      ...kubeadmPkiStepFiles(this.store, pki, { etcd: 'external' }),
+      external(`${KUBEADM_PKI_DIR}/etcd/ca.crt`, client.ca, '0644'),
+      external(`${KUBEADM_PKI_DIR}/apiserver-etcd-client.crt`, client.certificate, '0644'),
+      external(`${KUBEADM_PKI_DIR}/apiserver-etcd-client.key`, client.key, '0600'),
+    ];
+  }
+
+  /** Stacked etcd listens on 2379/2380 of every control-plane host: no EtcdCluster may share those hosts. */
+  private etcdConflicts(): string[] {
+    if (this.etcd !== 'stacked') return [];
+    const names = new Set(this.hosts.map((h) => h.name));
+    return this.node.root.node
+      .findAll()
+      .filter((c): c is EtcdCluster => c instanceof EtcdCluster)
+      .flatMap((e) => e.members.filter((m) => names.has(m.name)).map((m) => `host ${m.name} runs stacked etcd for this control plane and is also a member of EtcdCluster ${e.node.path}: both would listen on ${e.clientPort}/${e.peerPort}; pass that cluster as \`etcd\` instead`));
+  }
+}
+
+function merge(defaults: ExtraArgs, overrides: Record<string, string> | undefined): ExtraArgs {
+  return { ...defaults, ...(overrides ?? {}) };
+}

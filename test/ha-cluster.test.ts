@@ -1,0 +1,237 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { App, TerraformStack, Testing } from 'cdktf';
+import { Construct } from 'constructs';
+import yaml from 'js-yaml';
+import { describe, expect, it } from 'vitest';
+import { ControlPlane, type ControlPlaneProps } from '../constructs/control-plane.js';
+import { EtcdCluster } from '../constructs/etcd-cluster.js';
+import { HaCluster, type HaClusterProps } from '../constructs/ha-cluster.js';
+import { TerraformProvisioner } from '../lib/backends/cdktf.js';
+import { Host } from '../lib/inventory.js';
+import { Plan } from '../lib/plan/index.js';
+import { hosts, readTree, secretMarkers, tempDir } from './fixtures.js';
+
+const root = resolve(import.meta.dirname, '..');
+const masters = hosts(3, 'master', 21);
+const workers = hosts(3, 'node', 31);
+const etcdHosts = hosts(3, 'etcd', 41);
+const VIP = '10.77.0.244';
+
+function cluster(props: Partial<HaClusterProps> = {}) {
+  const scope = new Construct(undefined as never, 'app');
+  const secretsDir = tempDir();
+  const ha = new HaCluster(scope, 'prod', {
+    kubernetesVersion: '1.31.2',
+    controlPlane: masters,
+    workers,
+    endpoint: { vip: `${VIP}/24` },
+    secretsDir,
+    ...props,
+  });
+  return { scope, ha, secretsDir };
+}
+
+/** The YAML documents of a step's kubeadm config (read from the secrets dir the step copies it from). */
+function kubeadmDocs(plan: Plan, stepId: string): Array<Record<string, any>> {
+  const file = plan.step(stepId).files.find((f) => f.path.startsWith('/etc/kubernetes/hakube/kubeadm-'))!;
+  return yaml.loadAll(readFileSync(join(file.secret!.dir, file.secret!.file), 'utf8')) as Array<Record<string, any>>;
+}
+
+/** Every step that must finish before `id` (transitively). */
+function ancestors(plan: Plan, id: string): Set<string> {
+  const seen = new Set<string>();
+  const visit = (s: string) => plan.step(s).after.forEach((d) => { if (!seen.has(d)) { seen.add(d); visit(d); } });
+  visit(id);
+  return seen;
+}
+
+describe('HaCluster: seed 003 (stacked etcd, haproxy + keepalived on the masters)', () => {
+  it('inits once, joins the control plane one at a time, workers in parallel, all against the VIP', async () => {
+    const { scope } = cluster();
+    const plan = await Plan.of(scope);
+    const init = 'k8s-prod/master-1/init';
+    expect(ancestors(plan, init)).toContain('lb-prod-api/ready');
+    expect(ancestors(plan, init)).toContain('k8s-prod/master-1/kube-packages');
+    // control-plane joins: master-2 after init, master-3 after master-2
+    expect(ancestors(plan, 'k8s-prod/master-2/join')).toContain(init);
+    expect(plan.step('k8s-prod/master-3/join').after).toContain('k8s-prod/master-2/join');
+    // workers: after the token step only, not after each other or the control-plane joins
+    for (const w of workers) {
+      const before = ancestors(plan, `k8s-prod/${w.name}/join`);
+      expect(before).toContain('k8s-prod/bootstrap-token');
+      expect([...before].filter((id) => id.endsWith('/join'))).toEqual([]);
+    }
+    const joinWave = plan.waves().findIndex((w) => w.some((s) => s.id === 'k8s-prod/node-1/join'));
+    expect(plan.waves()[joinWave].map((s) => s.id)).toEqual(expect.arrayContaining(workers.map((w) => `k8s-prod/${w.name}/join`)));
+    for (const id of ['k8s-prod/master-2/join', 'k8s-prod/node-1/join']) {
+      expect(kubeadmDocs(plan, id)[0].discovery.bootstrapToken.apiServerEndpoint).toBe(`${VIP}:8443`);
+    }
+    expect(kubeadmDocs(plan, 'k8s-prod/master-2/join')[0].controlPlane.localAPIEndpoint).toEqual({ advertiseAddress: '10.77.0.22', bindPort: 6443 });
+    expect(kubeadmDocs(plan, 'k8s-prod/node-1/join')[0].controlPlane).toBeUndefined();
+  });
+
+  it('renders ClusterConfiguration with the VIP as endpoint and SAN, stacked etcd, secure defaults', async () => {
+    const { scope } = cluster({ apiServerExtraArgs: { 'audit-log-maxage': '30' }, schedulerExtraArgs: { profiling: 'true' } });
+    const plan = await Plan.of(scope);
+    const [init, clusterDoc, kubelet] = kubeadmDocs(plan, 'k8s-prod/master-1/init');
+    expect(init.localAPIEndpoint).toEqual({ advertiseAddress: '10.77.0.21', bindPort: 6443 });
+    expect(clusterDoc.controlPlaneEndpoint).toBe(`${VIP}:8443`);
+    expect(clusterDoc.apiServer.certSANs).toContain(VIP);
+    expect(clusterDoc.etcd).toEqual({ local: {} });
+    expect(clusterDoc.networking).toEqual({ podSubnet: '10.244.0.0/16', serviceSubnet: '10.96.0.0/12' });
+    const args = (list: Array<{ name: string; value: string }>) => Object.fromEntries(list.map((a) => [a.name, a.value]));
+    expect(args(clusterDoc.apiServer.extraArgs)).toMatchObject({ 'authorization-mode': 'Node,RBAC', 'enable-admission-plugins': 'NodeRestriction', profiling: 'false', 'audit-log-maxage': '30' });
+    expect(args(clusterDoc.scheduler.extraArgs)).toMatchObject({ 'leader-elect': 'true', 'leader-elect-lease-duration': '15s', 'bind-address': '127.0.0.1', profiling: 'true' });
+    expect(kubelet).toMatchObject({ cgroupDriver: 'systemd', rotateCertificates: true });
+  });
+
+  it('makes the control plane the load balancer\'s backends, checked with GET /healthz', async () => {
+    const { scope, ha } = cluster();
+    expect(ha.loadBalancer.backends.map((b) => `${b.name}=${b.address}:${b.port}`)).toEqual(['master-1=10.77.0.21:6443', 'master-2=10.77.0.22:6443', 'master-3=10.77.0.23:6443']);
+    const plan = await Plan.of(scope);
+    const cfg = plan.step('lb-prod-api/master-1/configure').files.find((f) => f.path.includes('haproxy'))!.content!;
+    expect(cfg).toContain('option httpchk GET /healthz');
+    expect(cfg).toContain('server master-3 10.77.0.23:6443 check check-ssl verify none');
+  });
+
+  it('places the shared CA, front-proxy CA, service-account key and etcd CA on every control-plane host before init/join', async () => {
+    const { scope } = cluster();
+    const plan = await Plan.of(scope);
+    for (const id of ['k8s-prod/master-1/init', 'k8s-prod/master-2/join']) {
+      expect(plan.step(id).files.map((f) => f.path)).toEqual(expect.arrayContaining([
+        '/etc/kubernetes/pki/ca.crt', '/etc/kubernetes/pki/ca.key', '/etc/kubernetes/pki/front-proxy-ca.key',
+        '/etc/kubernetes/pki/sa.key', '/etc/kubernetes/pki/sa.pub', '/etc/kubernetes/pki/etcd/ca.key',
+      ]));
+    }
+    expect(plan.step('k8s-prod/node-1/join').files.map((f) => f.path)).toEqual(['/etc/kubernetes/hakube/kubeadm-join.yaml']);
+    const hashes = ['k8s-prod/master-2/join', 'k8s-prod/node-3/join'].map((id) => kubeadmDocs(plan, id)[0].discovery.bootstrapToken.caCertHashes);
+    expect(hashes[0]).toEqual(hashes[1]);
+    expect(hashes[0][0]).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+
+  it('re-checks the bootstrap token when a node is added, so a worker added later still joins', async () => {
+    const secretsDir = tempDir();
+    const build = (extra: Host[]) => {
+      const scope = new Construct(undefined as never, 'app');
+      const ha = new HaCluster(scope, 'prod', { kubernetesVersion: '1.31.2', controlPlane: masters, workers, endpoint: { vip: `${VIP}/24` }, secretsDir });
+      if (extra.length) ha.addWorkerPool('late', { hosts: extra });
+      return Plan.of(scope);
+    };
+    const before = await build([]);
+    const after = await build(hosts(1, 'late', 60));
+    expect(after.step('k8s-prod/bootstrap-token').hash).not.toBe(before.step('k8s-prod/bootstrap-token').hash);
+    expect(after.step('k8s-prod/master-1/init').hash).toBe(before.step('k8s-prod/master-1/init').hash);
+    expect(after.step('k8s-prod/node-1/join').hash).toBe(before.step('k8s-prod/node-1/join').hash);
+  });
+});
+
+describe('HaCluster: seed 001 (external etcd)', () => {
+  it('points the API servers at every etcd member with a client certificate, after etcd is healthy', async () => {
+    const { scope, ha } = cluster({ etcd: { hosts: etcdHosts } });
+    const plan = await Plan.of(scope);
+    const [, clusterDoc] = kubeadmDocs(plan, 'k8s-prod/master-1/init');
+    expect(clusterDoc.etcd.external.endpoints).toEqual(['https://10.77.0.41:2379', 'https://10.77.0.42:2379', 'https://10.77.0.43:2379']);
+    expect(clusterDoc.etcd.external).toMatchObject({ caFile: '/etc/kubernetes/pki/etcd/ca.crt', certFile: '/etc/kubernetes/pki/apiserver-etcd-client.crt', keyFile: '/etc/kubernetes/pki/apiserver-etcd-client.key' });
+    expect(plan.step('k8s-prod/master-1/init').after).toContain(ha.etcd!.readyStepId);
+    const files = plan.step('k8s-prod/master-2/join').files.map((f) => f.path);
+    expect(files).toContain('/etc/kubernetes/pki/apiserver-etcd-client.key');
+    expect(files).not.toContain('/etc/kubernetes/pki/etcd/ca.key');
+  });
+});
+
+describe('topology rules', () => {
+  it.each<[string, () => unknown, RegExp]>([
+    ['even control plane', () => cluster({ controlPlane: hosts(2, 'master', 21) }), /ControlPlane app\/prod\/control-plane: hosts 2 is an even count/],
+    ['bad version', () => cluster({ kubernetesVersion: '1.21.0' }), /kubernetesVersion "1.21.0" must be a version like "1.31.2" \(1.22 or later\)/],
+    ['overlapping networks', () => cluster({ podSubnet: '10.96.0.0/16', cni: { plugin: 'calico' } }), /serviceSubnet "10.96.0.0\/12" overlaps podSubnet "?10.96.0.0\/16/],
+    ['flannel with another pod subnet', () => cluster({ podSubnet: '10.200.0.0/16' }), /podSubnet "10.200.0.0\/16" differs from 10.244.0.0\/16/],
+    ['a CNI manifest that is neither URL nor file', () => cluster({ cni: { manifest: '/nope.yaml' } }), /cni.manifest "\/nope.yaml" is neither an http\(s\) URL nor an existing file/],
+    ['a worker that is also a master', () => cluster({ workers: [masters[0]] }), /workers "master-1" is already a control-plane host/],
+    ['a kubelet label NodeRestriction refuses', () => cluster().ha.addWorkerPool('gpu', { hosts: hosts(1, 'gpu', 70), labels: { 'node-role.kubernetes.io/gpu': '' } }), /labels "node-role.kubernetes.io\/gpu" is in a namespace the kubelet may not set/],
+    ['a bad package proxy', () => cluster({ nodePrep: { packageProxy: 'not a url' } }), /ControlPlane app\/prod\/control-plane: packageProxy "not a url"/],
+    ['a bad taint effect', () => cluster().ha.addWorkerPool('gpu', { hosts: hosts(1, 'gpu', 70), taints: [{ key: 'gpu', effect: 'NoWay' as never }] }), /taints.gpu.effect "NoWay" must be one of/],
+  ])('rejects %s', (_name, build, message) => {
+    expect(build).toThrow(message);
+  });
+
+  it('rejects hosts inside the pod network and stacked etcd sharing hosts with an EtcdCluster, naming all at once', async () => {
+    const scope = new Construct(undefined as never, 'app');
+    const inPods = [new Host({ name: 'm1', address: '10.244.1.5' })];
+    new ControlPlane(scope, 'cp', { hosts: inPods, kubernetesVersion: '1.31.2', endpoint: { address: '10.244.1.5' }, secretsDir: tempDir() } as ControlPlaneProps);
+    new EtcdCluster(scope, 'etcd', { members: inPods, secretsDir: tempDir() });
+    await expect(Plan.of(scope)).rejects.toThrow(/host m1 \(10.244.1.5\) lies inside the pod network[\s\S]*host m1 runs stacked etcd for this control plane and is also a member of EtcdCluster app\/etcd/);
+  });
+
+  it('allows an external etcd on the control-plane hosts (Kubespray layout)', async () => {
+    const { scope } = cluster({ etcd: { hosts: masters } });
+    await expect(Plan.of(scope)).resolves.toBeDefined();
+  });
+
+  it('warns about a single control-plane host', async () => {
+    const scope = new Construct(undefined as never, 'app');
+    new ControlPlane(scope, 'cp', { hosts: masters.slice(0, 1), kubernetesVersion: '1.30.4', endpoint: { address: '10.77.0.21' }, secretsDir: tempDir() });
+    const plan = await Plan.of(scope);
+    expect(plan.warnings).toEqual([expect.stringMatching(/single control-plane host is a single point of failure/)]);
+    expect(kubeadmDocs(plan, 'k8s-cp/master-1/init')[0].apiVersion).toBe('kubeadm.k8s.io/v1beta3');
+  });
+});
+
+describe('no secret in any output', () => {
+  it('keeps the bootstrap token, keys and VRRP password out of the plan YAML and cdktf.out', async () => {
+    const outdir = tempDir();
+    const app = new App({ outdir });
+    const stack = new TerraformStack(app, 'prod');
+    const secretsDir = tempDir();
+    new HaCluster(stack, 'prod', { kubernetesVersion: '1.31.2', controlPlane: masters, workers, endpoint: { vip: `${VIP}/24` }, etcd: { hosts: etcdHosts }, secretsDir });
+    const plan = await Plan.of(stack);
+    new TerraformProvisioner(stack, 'provision', { plan });
+    app.synth();
+    const token = readFileSync(join(secretsDir, 'kubernetes/bootstrap-token'), 'utf8').trim();
+    const vrrp = readFileSync(join(secretsDir, 'keepalived/prod-api-vrrp-auth.conf'), 'utf8').match(/auth_pass (\S+)/)![1];
+    const markers = [token, token.split('.')[1], vrrp, ...secretMarkers(secretsDir)];
+    for (const text of [plan.toYaml(), ...readTree(outdir).map((f) => f.text), Testing.synth(stack)]) {
+      for (const marker of markers) expect(text.includes(marker)).toBe(false);
+    }
+  });
+
+  it('every generated script passes shellcheck', async () => {
+    const { scope } = cluster({ etcd: { hosts: etcdHosts }, cni: { plugin: 'calico' }, podSubnet: '10.200.0.0/16' });
+    const plan = await Plan.of(scope);
+    const dir = tempDir();
+    const files = plan.steps.map((s, i) => {
+      const path = join(dir, `${i}.sh`);
+      writeFileSync(path, s.script);
+      return path;
+    });
+    execFileSync('shellcheck', ['--shell=bash', '--severity=style', ...files], { encoding: 'utf8' });
+  });
+});
+
+describe('examples', () => {
+  function synthExample(file: string, stack: string, env: Record<string, string> = {}) {
+    const cwd = tempDir('hakube-example-');
+    execFileSync(join(root, 'node_modules/.bin/tsx'), [join(root, file)], { cwd, env: { ...process.env, CDKTF_OUTDIR: join(cwd, 'out'), ...env }, stdio: 'pipe' });
+    const json = JSON.parse(readFileSync(join(cwd, 'out/stacks', stack, 'cdk.tf.json'), 'utf8'));
+    const resources = json.resource.terraform_data as Record<string, { depends_on?: string[] }>;
+    const graph = Object.fromEntries(Object.keys(resources).sort().map((k) => [k, (resources[k].depends_on ?? []).map((d) => d.replace('terraform_data.', ''))]));
+    return { cwd, graph };
+  }
+  const hostsFile = { HAKUBE_HOSTS: join(root, 'examples/hosts.example.yaml') };
+
+  it.each([
+    ['examples/seed-003-stacked.ts', 'seed-003', hostsFile, 'onprem', ['master-1', 'master-2', 'master-3'], ['node-1', 'node-2', 'node-3']],
+    ['examples/seed-001-external-etcd.ts', 'seed-001', hostsFile, 'external', ['master-1', 'master-2', 'master-3'], ['node-1', 'node-2', 'node-3']],
+    ['examples/kubespray-layout.ts', 'kubespray-layout', {}, 'kubespray', ['master-1', 'master-2', 'master-3'], ['node-1', 'node-2', 'node-3', 'node-4', 'node-5']],
+  ] as const)('%s synthesizes the seed topology', (file, stack, env, name, cps, nodes) => {
+    const { graph } = synthExample(file, stack, env);
+    const k = (host: string, action: string) => `k8s-${name}_${host}_${action}`;
+    expect(graph[k(cps[0], 'init')]).toContain(`lb-${name}-api_ready`);
+    expect(graph[k(cps[1], 'join')]).toContain(`k8s-${name}_bootstrap-token`);
+    expect(graph[k(cps[2], 'join')]).toContain(k(cps[1], 'join'));
+    for (const n of nodes) expect(graph[k(n, 'join')]).toEqual([`k8s-${name}_bootstrap-token`, k(n, 'kube-packages')]);
+    if (name !== 'onprem') expect(graph[k(cps[0], 'init')]).toContain(`etcd-${name}_health`);
+    expect(graph).toMatchSnapshot();
+  });
+});

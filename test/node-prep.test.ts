@@ -1,0 +1,311 @@
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Host } from '../lib/inventory.js';
+import { Plan } from '../lib/plan/index.js';
+import { PACKAGE_LOCK } from '../lib/render/packages.js';
+import {
+  DEFAULT_REQUIRED_PORTS,
+  NODE_PREP_PATHS,
+  type NodePrepOptions,
+  type NodeRole,
+  kubernetesRepoUrl,
+  nodePrepSteps,
+  pauseVersionFor,
+  renderContainerdConfig,
+  renderModulesLoadConf,
+  renderSysctlConf,
+} from '../lib/render/node-prep.js';
+import { hosts, tempDir } from './fixtures.js';
+
+const base: NodePrepOptions = { kubernetesVersion: '1.31.2' };
+
+function plan(options: Partial<NodePrepOptions> = {}, role: NodeRole = 'control-plane', host = hosts(1)[0]) {
+  return new Plan(nodePrepSteps(host, role, { ...base, ...options }, 'k8s'));
+}
+
+function step(options: Partial<NodePrepOptions>, action: 'preflight' | 'os' | 'containerd' | 'kube-packages', role: NodeRole = 'control-plane') {
+  return plan(options, role).step(`k8s/node-1/${action}`);
+}
+
+function file(options: Partial<NodePrepOptions>, action: 'os' | 'containerd' | 'kube-packages', path: string): string | undefined {
+  return step(options, action).files.find((f) => f.path === path)?.content;
+}
+
+describe('nodePrepSteps', () => {
+  it('plans preflight → os → containerd → kube-packages, each after the previous, all on the host', () => {
+    const [host] = hosts(1);
+    const specs = nodePrepSteps(host, 'worker', base, 'cluster/prep');
+    expect(specs.map((s) => s.id)).toEqual([
+      'cluster/prep/node-1/preflight',
+      'cluster/prep/node-1/os',
+      'cluster/prep/node-1/containerd',
+      'cluster/prep/node-1/kube-packages',
+    ]);
+    expect(specs.map((s) => s.after)).toEqual([
+      [], ['cluster/prep/node-1/preflight'], ['cluster/prep/node-1/os'], ['cluster/prep/node-1/containerd'],
+    ]);
+    expect(specs.every((s) => s.host === host)).toBe(true);
+    expect(specs[0]!.files ?? []).toEqual([]);
+    const p = new Plan(specs);
+    expect(p.waves().map((wave) => wave.map((s) => s.id.split('/').at(-1)))).toEqual([['preflight'], ['os'], ['containerd'], ['kube-packages']]);
+  });
+
+  it('gives two hosts independent chains (no step depends on another host)', () => {
+    const [a, b] = hosts(2);
+    const p = new Plan([...nodePrepSteps(a, 'control-plane', base, 'k8s'), ...nodePrepSteps(b, 'worker', base, 'k8s')]);
+    for (const s of p.steps) expect(s.after.every((dep) => p.step(dep).host === s.host)).toBe(true);
+    expect(p.waves()).toHaveLength(4);
+  });
+
+  it('places the modules and sysctl files of seed 002', () => {
+    expect(file({}, 'os', NODE_PREP_PATHS.modulesLoad)).toBe(renderModulesLoadConf());
+    expect(renderModulesLoadConf().split('\n').filter((l) => l && !l.startsWith('#'))).toEqual(['overlay', 'br_netfilter']);
+    expect(file({}, 'os', NODE_PREP_PATHS.sysctl)).toBe(renderSysctlConf());
+    expect(renderSysctlConf()).toBe(
+      '# Kernel parameters for Kubernetes networking, written by hakube\n'
+      + 'net.bridge.bridge-nf-call-iptables = 1\n'
+      + 'net.bridge.bridge-nf-call-ip6tables = 1\n'
+      + 'net.ipv4.ip_forward = 1\n',
+    );
+    const os = step({}, 'os').script;
+    expect(os).toContain('swapoff -a');
+    expect(os).toContain('/etc/fstab');
+    expect(os).toContain('sysctl -p /etc/sysctl.d/99-kubernetes.conf');
+    expect(os).toContain('for module in overlay br_netfilter; do');
+    expect(os).toContain('[ -d "/sys/module/$1" ] && return 0');
+    expect(os).not.toContain('setenforce');
+  });
+
+  it('sets SELinux permissive on the rhel family only', () => {
+    const os = step({ osFamily: 'rhel' }, 'os').script;
+    expect(os).toContain('setenforce 0');
+    expect(os).toContain("sed -i 's/^SELINUX=enforcing.*/SELINUX=permissive/' /etc/selinux/config");
+  });
+
+  it('renders a containerd config with the systemd cgroup driver and the kubeadm sandbox image', () => {
+    const config = file({}, 'containerd', NODE_PREP_PATHS.containerdConfig)!;
+    expect(config).toContain('version = 2');
+    expect(config).toContain('[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]\n  SystemdCgroup = true\n');
+    expect(config).toContain('runtime_type = "io.containerd.runc.v2"');
+    expect(config).toContain('sandbox_image = "registry.k8s.io/pause:3.10"');
+    expect(config).toContain('bin_dir = "/opt/cni/bin"');
+    expect(file({ kubernetesVersion: '1.30.6' }, 'containerd', NODE_PREP_PATHS.containerdConfig)).toContain('registry.k8s.io/pause:3.9"');
+    expect(file({ sandboxImage: 'mirror.internal:5000/k8s/pause:3.10' }, 'containerd', NODE_PREP_PATHS.containerdConfig))
+      .toContain('sandbox_image = "mirror.internal:5000/k8s/pause:3.10"');
+    expect(file({}, 'containerd', NODE_PREP_PATHS.crictlConfig)).toContain('runtime-endpoint: unix:///run/containerd/containerd.sock');
+    expect([['1.24.0', '3.7'], ['1.25.16', '3.8'], ['1.30.6', '3.9'], ['1.31.2', '3.10'], ['1.33.1', '3.10'], ['1.34.0', '3.10.1']]
+      .map(([v]) => pauseVersionFor(v!))).toEqual(['3.7', '3.8', '3.9', '3.10', '3.10', '3.10.1']);
+  });
+
+  it('renders a containerd config the real containerd parses, with runc as the systemd-cgroup v2 runtime', () => {
+    const dir = tempDir();
+    const path = join(dir, 'config.toml');
+    writeFileSync(path, renderContainerdConfig('registry.k8s.io/pause:3.10'));
+    const dump = spawnSync('containerd', ['--config', path, 'config', 'dump'], { encoding: 'utf8' });
+    expect(dump.error, 'containerd must be installed (Debian package "containerd")').toBeUndefined();
+    expect(dump.stderr).toBe('');
+    expect(dump.status).toBe(0);
+    const runc = dump.stdout.split('[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]')[1]!.split('\n\n')[0]!;
+    expect(runc).toContain('runtime_type = "io.containerd.runc.v2"');
+    expect(dump.stdout).toMatch(/\[plugins\."io\.containerd\.grpc\.v1\.cri"\.containerd\.runtimes\.runc\.options\]\s+SystemdCgroup = true/);
+    expect(dump.stdout).toContain('sandbox_image = "registry.k8s.io/pause:3.10"');
+    expect(dump.stdout).toMatch(/default_runtime_name = "runc"/);
+    expect(dump.stdout).not.toMatch(/disabled_plugins = \[.*cri/);
+    // a broken file is rejected, so the check above means something
+    writeFileSync(path, 'version = 2\n[plugins\n');
+    expect(spawnSync('containerd', ['--config', path, 'config', 'dump'], { encoding: 'utf8' }).status).not.toBe(0);
+  });
+
+  it('installs containerd keeping the placed config, restarts it only when the config changed, and checks the CRI plugin', () => {
+    const s = step({}, 'containerd');
+    expect(s.files.map((f) => f.path)).toEqual([NODE_PREP_PATHS.containerdConfig, NODE_PREP_PATHS.crictlConfig]);
+    expect(s.script).toContain('apt-get -q -y -o DPkg::Lock::Timeout=600 install containerd\n');
+    expect(s.script).toContain('export DPKG_FORCE=confdef,confold');
+    expect(s.script).toContain(`exec 9>${PACKAGE_LOCK}`);
+    expect(s.script).toContain('if [ "$CHANGED" = 1 ]; then\n  echo "hakube: configuration changed, restarting containerd"\n  systemctl restart containerd.service');
+    expect(s.script).toContain('hakube: containerd unchanged and running');
+    expect(s.script).toContain('$2 == "cri"');
+    const rhel = step({ osFamily: 'rhel' }, 'containerd').script;
+    expect(rhel).toContain('dnf install -y containerd.io');
+    expect(rhel).toContain('repo_file_url=https://download.docker.com/linux/centos/docker-ce.repo');
+    expect(rhel).toContain('/etc/yum.repos.d/docker-ce.repo');
+    expect(step({ osFamily: 'rhel', containerdRepoFileUrl: false, containerdPackage: 'containerd' }, 'containerd').script)
+      .not.toContain('docker-ce.repo');
+  });
+
+  it('adds the pkgs.k8s.io repository of the minor release and pins and holds the packages (debian)', () => {
+    expect(kubernetesRepoUrl('1.31.2', 'debian')).toBe('https://pkgs.k8s.io/core:/stable:/v1.31/deb/');
+    expect(kubernetesRepoUrl('1.30.0', 'rhel')).toBe('https://pkgs.k8s.io/core:/stable:/v1.30/rpm/');
+    const s = step({}, 'kube-packages');
+    expect(s.files).toEqual([]);
+    expect(s.script).toContain('want=1.31.2\n');
+    expect(s.script).toContain('"installed $want-"*) ;;');
+    expect(s.script).toContain("source_line='deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v1.31/deb/ /'");
+    expect(s.script).toContain('repo_url=https://pkgs.k8s.io/core:/stable:/v1.31/deb/');
+    expect(s.script).toContain('"${repo_url}Release.key"');
+    expect(s.script).toContain('gpg --batch --homedir "$tmp" --dearmor');
+    expect(s.script).toContain('keyring=/etc/apt/keyrings/kubernetes-apt-keyring.gpg');
+    expect(s.script).toContain('apt-cache madison "$pkg"');
+    expect(s.script).toContain('pinned+=("$pkg=$version")');
+    expect(s.script).toContain('apt-mark hold kubelet kubeadm kubectl');
+    expect(s.script).toContain('systemctl enable kubelet.service');
+    expect(s.script).toContain(`exec 9>${PACKAGE_LOCK}`);
+    expect(s.script).toContain('apt-get -q -y -o DPkg::Lock::Timeout=600 install curl gpg ca-certificates');
+    expect(s.script).not.toContain('--proxy');
+    expect(step({ kubernetesRepoBaseUrl: 'http://mirror.internal/k8s/core:/stable:/' }, 'kube-packages').script)
+      .toContain('repo_url=http://mirror.internal/k8s/core:/stable:/v1.31/deb/');
+    const skipped = step({ skipKubernetesRepo: true }, 'kube-packages').script;
+    expect(skipped).not.toContain('Release.key');
+    expect(skipped).not.toContain('sources.list.d');
+    expect(skipped).toContain('apt-mark hold kubelet kubeadm kubectl');
+  });
+
+  it('adds the rpm repository with excludes, installs with --disableexcludes and locks the versions (rhel)', () => {
+    const s = step({ osFamily: 'rhel', kubernetesVersion: '1.30.4' }, 'kube-packages');
+    const repo = s.files.find((f) => f.path === NODE_PREP_PATHS.yumRepo)!.content!;
+    expect(repo).toContain('baseurl=https://pkgs.k8s.io/core:/stable:/v1.30/rpm/\n');
+    expect(repo).toContain('gpgkey=https://pkgs.k8s.io/core:/stable:/v1.30/rpm/repodata/repomd.xml.key\n');
+    expect(repo).toContain('exclude=kubelet kubeadm kubectl cri-tools kubernetes-cni\n');
+    expect(repo).toContain('gpgcheck=1\n');
+    expect(s.script).toContain('pinned+=("$pkg-$want")');
+    expect(s.script).toContain('dnf install -y --disableexcludes=kubernetes "${pinned[@]}"');
+    expect(s.script).toContain('dnf install -y python3-dnf-plugin-versionlock');
+    expect(s.script).toContain('dnf versionlock add --disableexcludes=kubernetes "$pkg-$want"');
+    expect(s.script).toContain(`exec 9>${PACKAGE_LOCK}`);
+    expect(s.script).toContain("want_re='1\\.30\\.4'");
+    const skipped = step({ osFamily: 'rhel', skipKubernetesRepo: true }, 'kube-packages');
+    expect(skipped.files).toEqual([]);
+    expect(skipped.script).not.toContain('--disableexcludes');
+  });
+
+  it('configures the package proxy for apt, the key download and dnf, and removes it when unset', () => {
+    const proxy = 'http://10.0.0.1:3142';
+    expect(file({ packageProxy: proxy }, 'os', NODE_PREP_PATHS.aptProxy)).toBe(
+      '// Package proxy, written by hakube\nAcquire::http::Proxy "http://10.0.0.1:3142";\nAcquire::https::Proxy "http://10.0.0.1:3142";\n',
+    );
+    expect(step({ packageProxy: proxy }, 'kube-packages').script).toContain('curl -fsSL --retry 3 --proxy http://10.0.0.1:3142 ');
+    expect(file({}, 'os', NODE_PREP_PATHS.aptProxy)).toBeUndefined();
+    expect(step({}, 'os').script).toContain('rm -f /etc/apt/apt.conf.d/90hakube-proxy');
+    const rhel = step({ osFamily: 'rhel', packageProxy: proxy }, 'os');
+    expect(rhel.files.map((f) => f.path)).not.toContain(NODE_PREP_PATHS.aptProxy);
+    expect(rhel.script).toContain("awk -v proxy=http://10.0.0.1:3142 '");
+    expect(rhel.script).toContain('conf=/etc/dnf/dnf.conf');
+    expect(step({ osFamily: 'rhel', packageProxy: proxy }, 'containerd').script).toContain('--proxy http://10.0.0.1:3142');
+    expect(step({ osFamily: 'rhel' }, 'os').script).toContain("awk -v proxy='' '");
+  });
+
+  it('checks the ports of the role, only while kubelet is not configured', () => {
+    expect(step({}, 'preflight', 'control-plane').script).toContain('ports=(2379 2380 6443 10250 10257 10259)');
+    expect(plan({}, 'worker').step('k8s/node-1/preflight').script).toContain('ports=(10250)');
+    expect(DEFAULT_REQUIRED_PORTS.worker).toEqual([10250]);
+    expect(step({ requiredPorts: [10250, 6443, 6443] }, 'preflight').script).toContain('ports=(6443 10250)');
+    const s = step({ minCpus: 4, minMemoryMb: 3800 }, 'preflight').script;
+    expect(s).toContain('if [ -e /etc/kubernetes/kubelet.conf ]; then');
+    expect(s).toContain('min_cpus=4\n');
+    expect(s).toContain('min_memory_mb=3800\n');
+    expect(s).toContain('host=node-1\n');
+    expect(s).toContain('/sys/class/dmi/id/product_uuid');
+    expect(s).toContain('/etc/machine-id');
+    expect(s).toContain('/proc/swaps');
+    expect(s).toContain('problem "hostname is');
+    expect(step({ allowHostnameMismatch: true }, 'preflight').script).not.toContain('problem "hostname is');
+  });
+
+  it('preflight (run here, read-only) reports every problem together and fails', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const host = new Host({ name: 'not-this-machine', address: '10.77.0.11' });
+      const script = new Plan(nodePrepSteps(host, 'worker', { ...base, minCpus: 4096, minMemoryMb: 100_000_000, requiredPorts: [port] }, 'k8s'))
+        .step('k8s/not-this-machine/preflight').script;
+      const run = spawnSync('bash', ['-c', script], { encoding: 'utf8' });
+      expect(run.status).toBe(1);
+      expect(run.stderr).toMatch(/hakube: not-this-machine cannot become a Kubernetes worker node, \d problem\(s\):/);
+      expect(run.stderr).toMatch(/ {2}- hostname is \S+, but the inventory calls this host not-this-machine/);
+      expect(run.stderr).toMatch(/ {2}- \d+ CPUs, at least 4096 needed/);
+      expect(run.stderr).toMatch(/ {2}- \d+ MiB of memory, at least 100000000 MiB needed/);
+      expect(run.stderr).toContain(`  - TCP port ${port} is already in use`);
+      expect(run.stdout).toContain('hakube: product_uuid: ');
+      expect(run.stdout).toContain('hakube: machine-id: ');
+      expect(run.stdout).toMatch(/hakube: swap: off|hakube: swap is on/);
+    } finally {
+      server.close();
+    }
+  });
+
+  it.each<[Partial<NodePrepOptions>, RegExp]>([
+    [{ kubernetesVersion: 'v1.31.2' }, /kubernetesVersion "v1.31.2" must be a version like "1.31.2"/],
+    [{ kubernetesVersion: '1.31' }, /kubernetesVersion "1.31" must be a version/],
+    [{ kubernetesVersion: '1.23.17' }, /kubernetesVersion "1.23.17" is older than 1.24/],
+    [{ osFamily: 'arch' as never }, /osFamily "arch" must be "debian" or "rhel"/],
+    [{ kubernetesRepoBaseUrl: 'ftp://mirror/k8s' }, /kubernetesRepoBaseUrl "ftp:\/\/mirror\/k8s" must be an http\(s\) URL/],
+    [{ kubernetesRepoBaseUrl: "https://x/'; rm -rf /" }, /kubernetesRepoBaseUrl .* must be an http\(s\) URL/],
+    [{ packageProxy: '10.0.0.1:3142' }, /packageProxy "10.0.0.1:3142" must be an http\(s\) URL/],
+    [{ containerdPackage: 'containerd; reboot' }, /containerdPackage "containerd; reboot" is not a package name/],
+    [{ osFamily: 'rhel', containerdRepoFileUrl: 'file:///etc/x.repo' }, /containerdRepoFileUrl "file:\/\/\/etc\/x.repo" must be an http\(s\) URL or false/],
+    [{ containerdRepoFileUrl: 'https://download.docker.com/linux/centos/docker-ce.repo' }, /containerdRepoFileUrl .* applies to the rhel family only/],
+    [{ sandboxImage: 'registry.k8s.io/pause:3.10"; x' }, /sandboxImage .* is not a container image reference/],
+    [{ minCpus: 0 }, /minCpus 0 must be a positive integer/],
+    [{ minMemoryMb: 1.5 }, /minMemoryMb 1.5 must be a positive integer/],
+    [{ requiredPorts: [6443, 70000] }, /requiredPorts 70000 is not a port/],
+  ])('rejects %j with the offending value', (options, message) => {
+    expect(() => plan(options)).toThrow(message);
+    expect(() => plan(options)).toThrow(/^node preparation k8s\/node-1: /);
+  });
+
+  it('rejects a bad role and id prefix', () => {
+    const [host] = hosts(1);
+    expect(() => nodePrepSteps(host, 'master' as never, base, 'k8s')).toThrow(/role "master" must be "control-plane" or "worker"/);
+    expect(() => nodePrepSteps(host, 'worker', base, 'K8s Prep')).toThrow(/idPrefix "K8s Prep" must be lowercase words joined by "\/"/);
+  });
+
+  it('is deterministic, and an option change re-runs exactly the steps it concerns', () => {
+    const hashes = (options: Partial<NodePrepOptions>) => Object.fromEntries(plan(options).steps.map((s) => [s.id.split('/').at(-1), s.hash]));
+    const first = hashes({});
+    expect(hashes({})).toEqual(first);
+    const changed = (options: Partial<NodePrepOptions>) => Object.entries(hashes(options)).filter(([k, h]) => first[k!] !== h).map(([k]) => k);
+    expect(changed({ kubernetesVersion: '1.31.3' })).toEqual(['kube-packages']);
+    expect(changed({ kubernetesVersion: '1.30.6' })).toEqual(['containerd', 'kube-packages']);
+    expect(changed({ sandboxImage: 'mirror.internal/pause:3.10' })).toEqual(['containerd']);
+    expect(changed({ minCpus: 4 })).toEqual(['preflight']);
+    expect(changed({ packageProxy: 'http://10.0.0.1:3142' })).toEqual(['os', 'kube-packages']);
+  });
+
+  it('generates scripts that pass shellcheck (both OS families, with and without proxy and repository)', () => {
+    const dir = tempDir('hakube-sc-');
+    const paths: string[] = [];
+    const variants: Array<Partial<NodePrepOptions>> = [
+      {},
+      { packageProxy: 'http://10.0.0.1:3142', allowHostnameMismatch: true },
+      { skipKubernetesRepo: true },
+      { osFamily: 'rhel' },
+      { osFamily: 'rhel', packageProxy: 'http://10.0.0.1:3142', containerdRepoFileUrl: false },
+      { osFamily: 'rhel', skipKubernetesRepo: true },
+    ];
+    for (const [v, options] of variants.entries()) {
+      for (const role of ['control-plane', 'worker'] as const) {
+        for (const s of plan(options, role).steps) {
+          paths.push(join(dir, `${v}-${role}-${s.id.split('/').at(-1)}.sh`));
+          writeFileSync(paths.at(-1)!, s.script);
+        }
+      }
+    }
+    expect(paths).toHaveLength(variants.length * 2 * 4);
+    const sc = spawnSync('shellcheck', ['--shell=bash', '--severity=style', ...paths], { encoding: 'utf8' });
+    expect(sc.stdout).toBe('');
+    expect(sc.status).toBe(0);
+  });
+
+  it('snapshot of a debian control-plane node and a rhel worker', () => {
+    const [a, b] = hosts(2);
+    const p = new Plan([
+      ...nodePrepSteps(a, 'control-plane', { kubernetesVersion: '1.31.2', packageProxy: 'http://10.77.0.1:3142' }, 'k8s'),
+      ...nodePrepSteps(b, 'worker', { kubernetesVersion: '1.31.2', osFamily: 'rhel' }, 'k8s'),
+    ]);
+    expect(p.toYaml()).toMatchSnapshot();
+  });
+});
