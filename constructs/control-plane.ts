@@ -133,6 +133,7 @@ export class ControlPlane extends Construct implements PlanContributor {
   private readonly store: SecretStore;
   private readonly joiners: Array<{ host: Host; pool: string }> = [];
   private readonly where: string;
+  private pkiFiles?: Promise<KubernetesPkiFiles>;
 
   constructor(scope: Construct, id: string, props: ControlPlaneProps) {
     super(scope, id);
@@ -383,8 +384,10 @@ export class ControlPlane extends Construct implements PlanContributor {
     return { name: host.name, taints, kubeletExtraArgs };
   }
 
+  /** The cluster PKI, loaded (or created) once per plan even when thousands of joins need it. */
   private pki(): Promise<KubernetesPkiFiles> {
-    return ensureKubernetesPki(this.store, this.clusterName);
+    this.pkiFiles ??= ensureKubernetesPki(this.store, this.clusterName);
+    return this.pkiFiles;
   }
 
   /** The shared PKI for a control-plane host, plus the external etcd's CA and API-server client certificate. */

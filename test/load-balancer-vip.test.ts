@@ -235,10 +235,10 @@ describe('LoadBalancerVip rendering', () => {
     const promote = at('hakube_promote /etc/haproxy/haproxy.cfg.hakube-candidate /etc/haproxy/haproxy.cfg');
     at('hakube_promote /etc/keepalived/keepalived.conf.hakube-candidate /etc/keepalived/keepalived.conf');
     expect(Math.max(haproxyCheck, keepalivedCheck)).toBeLessThan(promote);
-    expect(at('systemctl reload haproxy.service')).toBeGreaterThan(promote);
-    at('systemctl start haproxy.service');
-    at('systemctl reload keepalived.service');
-    at('systemctl start keepalived.service');
+    expect(at('hakube_start_or_reload haproxy.service')).toBeGreaterThan(promote);
+    expect(at('hakube_start_or_reload keepalived.service')).toBeGreaterThan(promote);
+    at('systemctl reload "$unit"');
+    at('systemctl start "$unit"');
     at('systemctl enable --quiet haproxy.service keepalived.service');
     expect(script).not.toMatch(/restart/);
   });

@@ -231,28 +231,22 @@ hakube_promote() {
 hakube_promote ${sh(H.candidate)} ${sh(H.config)}
 hakube_promote ${sh(K.candidate)} ${sh(K.config)}
 ${runDir}systemctl enable --quiet haproxy.service keepalived.service
-loaded=$(sha256sum ${sh(H.config)} | cut -d' ' -f1)
-if ! systemctl is-active --quiet haproxy.service; then
-  echo "hakube: starting haproxy"
-  systemctl start haproxy.service
-elif [ "$(cat ${sh(H.applied)} 2>/dev/null)" != "$loaded" ]; then
-  echo "hakube: reloading haproxy (graceful)"
-  systemctl reload haproxy.service
-else
-  echo "hakube: haproxy unchanged and running"
-fi
-echo "$loaded" >${sh(H.applied)}
-loaded=$(cat ${sh(K.config)} ${sh(K.authInclude)} ${sh(K.checkScript)} | sha256sum | cut -d' ' -f1)
-if ! systemctl is-active --quiet keepalived.service; then
-  echo "hakube: starting keepalived"
-  systemctl start keepalived.service
-elif [ "$(cat ${sh(K.applied)} 2>/dev/null)" != "$loaded" ]; then
-  echo "hakube: reloading keepalived"
-  systemctl reload keepalived.service
-else
-  echo "hakube: keepalived unchanged and running"
-fi
-echo "$loaded" >${sh(K.applied)}
+# Start a unit, or reload it (haproxy: gracefully) when what it last loaded (sha256 kept in $3) is not $2.
+hakube_start_or_reload() {
+  local unit=$1 loaded=$2 applied=$3
+  if ! systemctl is-active --quiet "$unit"; then
+    echo "hakube: starting $unit"
+    systemctl start "$unit"
+  elif [ "$(cat "$applied" 2>/dev/null)" != "$loaded" ]; then
+    echo "hakube: reloading $unit"
+    systemctl reload "$unit"
+  else
+    echo "hakube: $unit unchanged and running"
+  fi
+  echo "$loaded" >"$applied"
+}
+hakube_start_or_reload haproxy.service "$(sha256sum ${sh(H.config)} | cut -d' ' -f1)" ${sh(H.applied)}
+hakube_start_or_reload keepalived.service "$(cat ${sh(K.config)} ${sh(K.authInclude)} ${sh(K.checkScript)} | sha256sum | cut -d' ' -f1)" ${sh(K.applied)}
 for attempt in $(seq 1 30); do
   if systemctl is-active --quiet haproxy.service && systemctl is-active --quiet keepalived.service; then
     break
