@@ -29,7 +29,7 @@ import {
   renderKubeadmInitScript,
   renderKubeadmJoinScript,
 } from '../lib/render/kubernetes.js';
-import { type NodePrepOptions, type NodeRole, nodePrepSteps, resolveNodePrepOptions } from '../lib/render/node-prep.js';
+import { DEFAULT_REQUIRED_PORTS, type NodePrepOptions, type NodeRole, nodePrepSteps, resolveNodePrepOptions } from '../lib/render/node-prep.js';
 import {
   fail,
   ipv4CidrsOverlap,
@@ -249,7 +249,12 @@ export class ControlPlane extends Construct implements PlanContributor {
 
   /** Steps that prepare a node (preflight, OS, containerd, Kubernetes packages). */
   nodePrepSteps(host: Host, role: NodeRole): StepSpec[] {
-    return nodePrepSteps(host, role, this.nodePrep, `k8s-${this.clusterName}`);
+    // with external etcd, 2379/2380 are not the control plane's (and may be its co-located etcd's, as in Kubespray)
+    const external = role === 'control-plane' && this.etcd !== 'stacked' && this.nodePrep.requiredPorts === undefined;
+    const options = external
+      ? { ...this.nodePrep, requiredPorts: DEFAULT_REQUIRED_PORTS['control-plane'].filter((p) => p !== 2379 && p !== 2380) }
+      : this.nodePrep;
+    return nodePrepSteps(host, role, options, `k8s-${this.clusterName}`);
   }
 
   /** The join step of a node (control plane when `controlPlane`), with its kubeadm JoinConfiguration as a secret file. */

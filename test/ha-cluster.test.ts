@@ -164,9 +164,13 @@ describe('topology rules', () => {
     await expect(Plan.of(scope)).rejects.toThrow(/host m1 \(10.244.1.5\) lies inside the pod network[\s\S]*host m1 runs stacked etcd for this control plane and is also a member of EtcdCluster app\/etcd/);
   });
 
-  it('allows an external etcd on the control-plane hosts (Kubespray layout)', async () => {
+  it('allows an external etcd on the control-plane hosts (Kubespray layout): their preflight leaves 2379/2380 to etcd', async () => {
     const { scope } = cluster({ etcd: { hosts: masters } });
-    await expect(Plan.of(scope)).resolves.toBeDefined();
+    const plan = await Plan.of(scope);
+    expect(plan.step('k8s-prod/master-1/preflight').script).toMatch(/ports=\(6443 10250 10257 10259\)/);
+    expect(plan.step('k8s-prod/node-1/preflight').script).toMatch(/ports=\(10250\)/);
+    const stacked = await Plan.of(cluster().scope);
+    expect(stacked.step('k8s-prod/master-1/preflight').script).toMatch(/ports=\(2379 2380 6443 10250 10257 10259\)/);
   });
 
   it('warns about a single control-plane host', async () => {

@@ -125,8 +125,9 @@ describe('nodePrepSteps', () => {
     expect(s.script).toContain('apt-get -q -y -o DPkg::Lock::Timeout=600 install containerd\n');
     expect(s.script).toContain('export DPKG_FORCE=confdef,confold');
     expect(s.script).toContain(`exec 9>${PACKAGE_LOCK}`);
-    expect(s.script).toContain('if [ "$CHANGED" = 1 ]; then\n  echo "hakube: configuration changed, restarting containerd"\n  systemctl restart containerd.service');
-    expect(s.script).toContain('hakube: containerd unchanged and running');
+    // (re)start when the config differs from what containerd runs with: behaviour in test/services.test.ts
+    expect(s.script).toContain(`wanted=$(sha256sum ${NODE_PREP_PATHS.containerdConfig} | sha256sum`);
+    expect(s.script).toContain('systemctl restart containerd.service');
     expect(s.script).toContain('$2 == "cri"');
     const rhel = step({ osFamily: 'rhel' }, 'containerd').script;
     expect(rhel).toContain('dnf install -y containerd.io');

@@ -154,7 +154,10 @@ function renderStepScript(spec: StepSpec, stageDir: string, files: PlanFile[]): 
       '  CHANGED=1',
       '}',
     );
-    files.forEach((file, index) => lines.push(`hakube_place ${index} ${sh(file.path)} ${sh(file.mode)} ${sh(file.owner)}`));
+    lines.push('# Place every file of this step (again after something on the host removed them, e.g. kubeadm reset).');
+    lines.push('hakube_place_all() {');
+    files.forEach((file, index) => lines.push(`  hakube_place ${index} ${sh(file.path)} ${sh(file.mode)} ${sh(file.owner)}`));
+    lines.push('}', 'hakube_place_all');
   }
   lines.push('# ---', spec.script.trimEnd(), '');
   return lines.join('\n');

@@ -1,11 +1,14 @@
 import { sh } from '../shell.js';
 import { renderPackageInstall } from './packages.js';
+import { renderServiceApply } from './services.js';
 
 /** Where etcd's files live on a member. */
 export const ETCD_PATHS = {
   envFile: '/etc/etcd/etcd.env',
   unitFile: '/etc/systemd/system/etcd.service',
   pkiDir: '/etc/etcd/pki',
+  /** sha256 of the files the running etcd was (re)started with. */
+  appliedFile: '/etc/etcd/.hakube-applied',
 } as const;
 
 /** Marker in the unit file that tells a host's scripts hakube manages this etcd. */
@@ -186,32 +189,22 @@ export function etcdctlTlsArgs(): string {
 }
 
 /**
- * Start or restart the member after its files were placed. A member with an empty data dir is bootstrapping and
- * cannot become ready before a quorum of its peers starts, so it is started without waiting; a running member
- * whose configuration changed is restarted and must answer healthy before the next member is touched.
+ * Start or restart the member after its files were placed (restart only when they differ from what it runs
+ * with). A member with an empty data dir is bootstrapping and cannot become ready before a quorum of its peers
+ * starts, so nothing waits for it; any other member must answer healthy before the step ends — and so before the
+ * next member is touched.
  */
 export function renderEtcdConfigureScript(source: EtcdInstallSource, dataDir: string, clientPort: number): string {
   const etcdctl = `${etcdBinDir(source)}/etcdctl`;
-  return `if [ "$CHANGED" = 1 ]; then
-  systemctl daemon-reload
-fi
-systemctl enable etcd.service >/dev/null 2>&1
+  const pki = ETCD_PATHS.pkiDir;
+  const files = [ETCD_PATHS.envFile, ETCD_PATHS.unitFile, ...['ca.crt', 'server.crt', 'server.key', 'peer.crt', 'peer.key'].map((f) => `${pki}/${f}`)];
+  return `bootstrapping=0
 if [ -z "$(ls -A ${sh(dataDir)})" ]; then
+  bootstrapping=1
   echo "hakube: empty data dir, bootstrapping member (the cluster forms once a quorum has started)"
-  if [ "$CHANGED" = 1 ]; then
-    systemctl restart --no-block etcd.service
-  else
-    systemctl start --no-block etcd.service
-  fi
-  exit 0
 fi
-if [ "$CHANGED" = 1 ]; then
-  echo "hakube: configuration changed, restarting etcd"
-  systemctl restart --no-block etcd.service
-elif ! systemctl is-active --quiet etcd.service; then
-  systemctl start --no-block etcd.service
-else
-  echo "hakube: etcd unchanged and running"
+${renderServiceApply({ unit: 'etcd.service', files, stateFile: ETCD_PATHS.appliedFile, action: 'restart', noBlock: true })}
+if [ "$bootstrapping" = 1 ]; then
   exit 0
 fi
 for attempt in $(seq 1 60); do

@@ -2,6 +2,7 @@ import { sh } from '../shell.js';
 import type { Ipv4Cidr } from '../validate.js';
 import { HAPROXY_PATHS, type HaproxyBackendCheck } from './haproxy.js';
 import { renderPackageInstall } from './packages.js';
+import { renderServiceApply } from './services.js';
 
 /** Where keepalived's files live on a load-balancer host. */
 export const KEEPALIVED_PATHS = {
@@ -230,23 +231,8 @@ hakube_promote() {
 }
 hakube_promote ${sh(H.candidate)} ${sh(H.config)}
 hakube_promote ${sh(K.candidate)} ${sh(K.config)}
-${runDir}systemctl enable --quiet haproxy.service keepalived.service
-# Start a unit, or reload it (haproxy: gracefully) when what it last loaded (sha256 kept in $3) is not $2.
-hakube_start_or_reload() {
-  local unit=$1 loaded=$2 applied=$3
-  if ! systemctl is-active --quiet "$unit"; then
-    echo "hakube: starting $unit"
-    systemctl start "$unit"
-  elif [ "$(cat "$applied" 2>/dev/null)" != "$loaded" ]; then
-    echo "hakube: reloading $unit"
-    systemctl reload "$unit"
-  else
-    echo "hakube: $unit unchanged and running"
-  fi
-  echo "$loaded" >"$applied"
-}
-hakube_start_or_reload haproxy.service "$(sha256sum ${sh(H.config)} | cut -d' ' -f1)" ${sh(H.applied)}
-hakube_start_or_reload keepalived.service "$(cat ${sh(K.config)} ${sh(K.authInclude)} ${sh(K.checkScript)} | sha256sum | cut -d' ' -f1)" ${sh(K.applied)}
+${runDir}${renderServiceApply({ unit: 'haproxy.service', files: [H.config], stateFile: H.applied, action: 'reload' })}
+${renderServiceApply({ unit: 'keepalived.service', files: [K.config, K.authInclude, K.checkScript], stateFile: K.applied, action: 'reload' })}
 for attempt in $(seq 1 30); do
   if systemctl is-active --quiet haproxy.service && systemctl is-active --quiet keepalived.service; then
     break

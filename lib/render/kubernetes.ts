@@ -7,6 +7,9 @@ export const KUBERNETES_PATHS = {
   initConfig: '/etc/kubernetes/hakube/kubeadm-init.yaml',
   joinConfig: '/etc/kubernetes/hakube/kubeadm-join.yaml',
   bootstrapToken: '/etc/kubernetes/hakube/bootstrap-token',
+  /** Written once `kubeadm init` / `join` finished: kubeadm writes admin.conf and kubelet.conf long before it is done. */
+  initDone: '/etc/kubernetes/hakube/init.done',
+  joinDone: '/etc/kubernetes/hakube/join.done',
   cniManifest: '/etc/kubernetes/hakube/cni.yaml',
   cniExtra: '/etc/kubernetes/hakube/cni-installation.yaml',
 } as const;
@@ -19,21 +22,32 @@ if ! cmp -s ${KUBERNETES_PATHS.adminConf} /root/.kube/config; then
   install -m 0600 ${KUBERNETES_PATHS.adminConf} /root/.kube/config
 fi`;
 
-/** A note that configuration changes do not reach a running control plane (there is no reconfigure path yet). */
-const ALREADY = (what: string) =>
-  `echo "hakube: ${what}; nothing to do (hakube does not reconfigure or upgrade a running node yet)"`;
+/**
+ * Run a kubeadm command once: skipped when its marker exists; when an earlier attempt stopped half-way (kubeadm
+ * had already written files), the node is reset and this step's files are placed again before the retry.
+ */
+function once(marker: string, what: string, command: string): string {
+  return `if [ -f ${marker} ]; then
+  echo "hakube: ${what} already done; nothing to do (hakube does not reconfigure or upgrade a running node yet)"
+else
+  if [ -e ${KUBERNETES_PATHS.adminConf} ] || [ -e ${KUBERNETES_PATHS.kubeletConf} ] || [ -n "$(ls -A /etc/kubernetes/manifests 2>/dev/null)" ]; then
+    echo "hakube: an earlier ${what} did not finish; resetting this node before trying again"
+    kubeadm reset --force
+    hakube_place_all
+  fi
+  echo "hakube: ${what}"
+  ${command}
+  touch ${marker}
+fi`;
+}
 
 /**
- * `kubeadm init` on the first control-plane host, only while `/etc/kubernetes/admin.conf` does not exist: the CA
- * files placed before it are reused by kubeadm, so every certificate chains to the operator-side CA.
+ * `kubeadm init` on the first control-plane host, once: the CA files placed before it are reused by kubeadm, so
+ * every certificate chains to the operator-side CA. The join command kubeadm would print carries the token, so it
+ * is not printed.
  */
 export function renderKubeadmInitScript(): string {
-  return `if [ -f ${KUBERNETES_PATHS.adminConf} ]; then
-  ${ALREADY('the cluster is initialised (admin.conf exists)')}
-else
-  echo "hakube: kubeadm init"
-  kubeadm init --config=${KUBERNETES_PATHS.initConfig}
-fi
+  return `${once(KUBERNETES_PATHS.initDone, 'kubeadm init', `kubeadm init --config=${KUBERNETES_PATHS.initConfig} --skip-token-print`)}
 ${ROOT_KUBECONFIG}
 `;
 }
@@ -46,7 +60,8 @@ ${ROOT_KUBECONFIG}
 export function renderBootstrapTokenScript(ttl: string, joiners: readonly string[]): string {
   return `# nodes that join with this token: ${joiners.join(' ')}
 token=$(cat ${KUBERNETES_PATHS.bootstrapToken})
-if kubeadm token list --kubeconfig=${KUBERNETES_PATHS.adminConf} | awk 'NR > 1 { print $1 }' | grep -qxF "$token"; then
+tokens=$(kubeadm token list --kubeconfig=${KUBERNETES_PATHS.adminConf} | awk 'NR > 1 { print $1 }')
+if grep -qxF "$token" <<<"$tokens"; then
   echo "hakube: bootstrap token ${'$'}{token%%.*} is present"
 else
   kubeadm token create "$token" --ttl=${sh(ttl)} --kubeconfig=${KUBERNETES_PATHS.adminConf} >/dev/null
@@ -55,14 +70,10 @@ fi
 `;
 }
 
-/** `kubeadm join` (worker or control plane), only while the node has no kubelet credentials yet. */
+/** `kubeadm join` (worker or control plane), once. */
 export function renderKubeadmJoinScript(controlPlane: boolean): string {
-  return `if [ -f ${KUBERNETES_PATHS.kubeletConf} ]; then
-  ${ALREADY('this node has joined (kubelet.conf exists)')}
-else
-  echo "hakube: kubeadm join${controlPlane ? ' (control plane)' : ''}"
-  kubeadm join --config=${KUBERNETES_PATHS.joinConfig}
-fi
+  const what = controlPlane ? 'kubeadm join (control plane)' : 'kubeadm join';
+  return `${once(KUBERNETES_PATHS.joinDone, what, `kubeadm join --config=${KUBERNETES_PATHS.joinConfig}`)}
 ${controlPlane ? ROOT_KUBECONFIG : ''}`.trimEnd() + '\n';
 }
 

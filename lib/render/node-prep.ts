@@ -3,6 +3,7 @@ import type { StepFile, StepSpec } from '../plan/step.js';
 import { sh } from '../shell.js';
 import { fail, isHostname, isHttpUrl, isImageReference, isPackageName, isPort, isVersion } from '../validate.js';
 import { renderPackageInstall, takePackageLock } from './packages.js';
+import { renderServiceApply } from './services.js';
 
 /**
  * Node preparation for every Kubernetes host (seed 002's "on master and worker" list): a read-only preflight, the
@@ -22,6 +23,8 @@ export const NODE_PREP_PATHS = {
   sysctl: '/etc/sysctl.d/99-kubernetes.conf',
   aptProxy: '/etc/apt/apt.conf.d/90hakube-proxy',
   containerdConfig: '/etc/containerd/config.toml',
+  /** sha256 of the config containerd was last (re)started with. */
+  containerdApplied: '/etc/containerd/.hakube-applied',
   crictlConfig: '/etc/crictl.yaml',
   aptKeyring: '/etc/apt/keyrings/kubernetes-apt-keyring.gpg',
   aptSource: '/etc/apt/sources.list.d/kubernetes.list',
@@ -605,19 +608,10 @@ fi`
   return `install_containerd=0
 if ${missing}; then
   install_containerd=1
-  CHANGED=1
 fi
 ${before}
 ${renderPackageInstall({ apt: [c.packageName], dnf: [c.packageName] }, '[ "$install_containerd" = 1 ]')}
-systemctl enable containerd.service >/dev/null 2>&1
-if [ "$CHANGED" = 1 ]; then
-  echo "hakube: configuration changed, restarting containerd"
-  systemctl restart containerd.service
-elif ! systemctl is-active --quiet containerd.service; then
-  systemctl start containerd.service
-else
-  echo "hakube: containerd unchanged and running"
-fi
+${renderServiceApply({ unit: 'containerd.service', files: [NODE_PREP_PATHS.containerdConfig], stateFile: NODE_PREP_PATHS.containerdApplied, action: 'restart' })}
 for attempt in $(seq 1 30); do
   if ctr version >/dev/null 2>&1; then
     break
@@ -705,7 +699,7 @@ fi
 if [ "\${#missing[@]}" -gt 0 ]; then
   pinned=()
   for pkg in "\${missing[@]}"; do
-    version=$(apt-cache madison "$pkg" | awk -F'|' -v want="$want" '{ gsub(/ /, "", $2); if (index($2, want "-") == 1) { print $2; exit } }')
+    version=$(apt-cache madison "$pkg" | awk -F'|' -v want="$want" '!found { gsub(/ /, "", $2); if (index($2, want "-") == 1) { print $2; found = 1 } }')
     if [ -z "$version" ]; then
       echo "hakube: $pkg $want is not in the configured repositories; they offer: $(apt-cache madison "$pkg" | awk -F'|' '{ gsub(/ /, "", $2); printf "%s ", $2 }')" >&2
       exit 1

@@ -1,0 +1,47 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { renderServiceApply } from '../lib/render/services.js';
+import { tempDir } from './fixtures.js';
+
+/** Run the rendered bash against a fake systemctl that logs its calls; `active` says what is-active answers. */
+function harness(action: 'restart' | 'reload', noBlock = false) {
+  const dir = tempDir();
+  const conf = join(dir, 'app.conf');
+  const state = join(dir, 'applied');
+  const log = join(dir, 'log');
+  writeFileSync(conf, 'v1\n');
+  writeFileSync(join(dir, 'systemctl'), `#!/bin/bash\necho "$*" >> ${log}\nif [ "$1" = is-active ]; then [ -f ${dir}/active ]; fi\n`, { mode: 0o755 });
+  const script = `set -euo pipefail\n${renderServiceApply({ unit: 'app.service', files: [conf], stateFile: state, action, noBlock })}`;
+  const run = (active: boolean) => {
+    writeFileSync(log, '');
+    if (active) writeFileSync(join(dir, 'active'), '');
+    else execFileSync('rm', ['-f', join(dir, 'active')]);
+    execFileSync('bash', ['-c', script], { env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
+    return readFileSync(log, 'utf8').trim().split('\n').filter((l) => !l.startsWith('is-active') && !l.startsWith('enable'));
+  };
+  return { run, conf, state };
+}
+
+describe('renderServiceApply', () => {
+  it('starts a stopped unit, leaves an unchanged running one alone, and reloads when its files changed', () => {
+    const h = harness('reload');
+    expect(h.run(false)).toEqual(['daemon-reload', 'start app.service']);
+    expect(h.run(true)).toEqual([]);
+    writeFileSync(h.conf, 'v2\n');
+    expect(h.run(true)).toEqual(['daemon-reload', 'reload app.service']);
+    expect(h.run(true)).toEqual([]);
+  });
+
+  it('finishes a run that stopped after placing files but before restarting (the change is not lost)', () => {
+    const h = harness('restart');
+    h.run(false);
+    writeFileSync(h.conf, 'v2\n'); // a run placed the new file, then died before systemctl
+    expect(h.run(true)).toEqual(['daemon-reload', 'restart app.service']);
+  });
+
+  it('passes --no-block through', () => {
+    expect(harness('restart', true).run(false)).toEqual(['daemon-reload', '--no-block start app.service']);
+  });
+});
