@@ -38,6 +38,7 @@ import {
   isIpAddress,
   isIpv4InSubnet,
   isPort,
+  joinHostPort,
   parseIpv4Cidr,
 } from '../lib/validate.js';
 import yaml from 'js-yaml';
@@ -64,7 +65,7 @@ export interface CniProps {
   readonly manifest?: string;
 }
 
-export const FLANNEL_MANIFEST = 'https://github.com/flannel-io/flannel/releases/latest/download/kube-flannel.yml';
+export const FLANNEL_MANIFEST = 'https://github.com/flannel-io/flannel/releases/download/v0.26.1/kube-flannel.yml';
 export const CALICO_OPERATOR_MANIFEST = 'https://raw.githubusercontent.com/projectcalico/calico/v3.28.2/manifests/tigera-operator.yaml';
 /** flannel's manifest configures this pod network unless edited. */
 const FLANNEL_POD_SUBNET = '10.244.0.0/16';
@@ -176,7 +177,7 @@ export class ControlPlane extends Construct implements PlanContributor {
       endpointPort = ext.port ?? API_SERVER_PORT;
       if (!isPort(endpointPort)) fail(where, 'endpoint.port', endpointPort, 'is not a port (1-65535)');
     }
-    this.endpoint = `${endpointHost.includes(':') ? `[${endpointHost}]` : endpointHost}:${endpointPort}`;
+    this.endpoint = joinHostPort(endpointHost, endpointPort);
     this.certSANs = Object.freeze([...new Set([endpointHost, ...(props.certSANs ?? [])])]);
     for (const san of this.certSANs) if (!isIpAddress(san) && !isHostname(san)) fail(where, 'certSANs', san, 'is neither an IP address nor a DNS name');
 
@@ -376,7 +377,7 @@ export class ControlPlane extends Construct implements PlanContributor {
       host: first,
       title: `Apply the ${plugin} pod network to ${this.clusterName}`,
       files,
-      script: renderCniScript(plugin, manifest),
+      script: renderCniScript(plugin, isHttpUrl(manifest) ? manifest : undefined),
       after: [this.initStepId],
     };
   }

@@ -3,7 +3,7 @@ import type { Host } from '../lib/inventory.js';
 import { assertUniqueHosts } from '../lib/inventory.js';
 import { type PlanContributor, type StepSpec, addWarning } from '../lib/plan/index.js';
 import { SecretStore, randomToken } from '../lib/pki/index.js';
-import { HAPROXY_PATHS, type HaproxyBackendCheck, hostPort, renderHaproxyConfig } from '../lib/render/haproxy.js';
+import { HAPROXY_PATHS, type HaproxyBackendCheck, renderHaproxyConfig } from '../lib/render/haproxy.js';
 import {
   KEEPALIVED_PATHS,
   type KeepalivedTrackScript,
@@ -26,6 +26,7 @@ import {
   isIpv4InSubnet,
   ipv4SubnetRange,
   isPort,
+  joinHostPort,
   parseIpv4Cidr,
 } from '../lib/validate.js';
 
@@ -153,7 +154,7 @@ export class LoadBalancerVip extends Construct implements PlanContributor {
 
     this.port = props.port ?? 8443;
     if (!isPort(this.port)) fail(where, 'port', this.port, 'is not a port (1-65535)');
-    this.endpoint = hostPort(this.vip, this.port);
+    this.endpoint = joinHostPort(this.vip, this.port);
     this.backendCheck = props.backendCheck ?? 'https-healthz';
     if (this.backendCheck !== 'https-healthz' && this.backendCheck !== 'tcp') {
       fail(where, 'backendCheck', this.backendCheck, 'must be "https-healthz" or "tcp"');
@@ -201,17 +202,17 @@ export class LoadBalancerVip extends Construct implements PlanContributor {
     if (typeof address !== 'string' || !isIpAddress(address)) fail(where, `${at}.address`, address, 'is not an IPv4 or IPv6 address');
     if (!isPort(port)) fail(where, `${at}.port`, port, 'is not a port (1-65535)');
     const same = this.servers.find((s) => s.address === address && s.port === port);
-    if (same) fail(where, `${at}`, `${hostPort(address, port)}`, `is already backend ${same.name}`);
+    if (same) fail(where, `${at}`, `${joinHostPort(address, port)}`, `is already backend ${same.name}`);
     if (address === this.vip) {
       fail(where, `${at}.address`, address, 'is the VIP itself: haproxy would forward to itself');
     }
     if (port === this.port) {
       const lbHost = this.hosts.find((h) => h.address === address || h.internalAddress === address);
       if (lbHost) {
-        fail(where, 'port', this.port, `is also the port of backend ${name} (${hostPort(address, port)}) on load balancer host ${lbHost.name}: haproxy and the backend cannot both listen on it; use another port`);
+        fail(where, 'port', this.port, `is also the port of backend ${name} (${joinHostPort(address, port)}) on load balancer host ${lbHost.name}: haproxy and the backend cannot both listen on it; use another port`);
       }
       if (isLoopback(address)) {
-        fail(where, 'port', this.port, `is also the port of backend ${name} (${hostPort(address, port)}), a loopback address on every load balancer host: haproxy would forward to itself`);
+        fail(where, 'port', this.port, `is also the port of backend ${name} (${joinHostPort(address, port)}), a loopback address on every load balancer host: haproxy would forward to itself`);
       }
     }
     this.servers.push(Object.freeze({ name, address, port }));

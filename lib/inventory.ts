@@ -96,6 +96,9 @@ export class Host {
       if (!isIpAddress(b.address) && !isHostname(b.address)) fail(where, 'bastion.address', b.address, 'is not an address or host name');
       if (b.port !== undefined && !isPort(b.port)) fail(where, 'bastion.port', b.port, 'is not a port (1-65535)');
       if (b.user !== undefined && !isUserName(b.user)) fail(where, 'bastion.user', b.user, 'is not a valid user name');
+      if (b.privateKeyPath !== undefined && (b.privateKeyPath === '' || /["\n]/.test(b.privateKeyPath))) {
+        fail(where, 'bastion.privateKeyPath', b.privateKeyPath, 'is not a usable file path');
+      }
       this.bastion = {
         address: b.address,
         port: b.port ?? 22,

@@ -122,6 +122,11 @@ export function isImageReference(value: string): boolean {
   return value.length <= 255 && pattern.test(value);
 }
 
+/** `address:port`, with an IPv6 address in brackets. */
+export function joinHostPort(address: string, port: number): string {
+  return `${address.includes(':') ? `[${address}]` : address}:${port}`;
+}
+
 /** Whether two IPv4 CIDRs share any address. */
 export function ipv4CidrsOverlap(a: Ipv4Cidr, b: Ipv4Cidr): boolean {
   return isIpv4InSubnet(ipv4SubnetRange(a).network, b) || isIpv4InSubnet(ipv4SubnetRange(b).network, a);

@@ -80,10 +80,14 @@ describe('EtcdCluster props', () => {
     expect(() => cluster({ extraCertificateSans: ['not a name'] })).toThrow(/extraCertificateSans "not a name" is neither an IP address nor a DNS name/);
   });
 
-  it('writes nothing to disk when the topology is invalid', () => {
+  it('writes nothing to disk when anything in the tree is invalid, even a valid cluster\'s secrets', async () => {
     const secretsDir = join(tempDir(), 'secrets');
-    expect(() => cluster({ count: 4, secretsDir })).toThrow();
+    const { root } = cluster({ secretsDir });
+    new Construct(root, 'broken').node.addValidation({ validate: () => ['broken on purpose'] });
+    await expect(Plan.of(root)).rejects.toThrow(/app\/broken: broken on purpose/);
     expect(existsSync(secretsDir)).toBe(false);
+    await Plan.of(cluster({ secretsDir }).root);
+    expect(existsSync(join(secretsDir, 'etcd/ca.key'))).toBe(true);
   });
 
   it('exposes client endpoints (IPv6 in brackets)', () => {

@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { labPaths, labSsh, labUp } from '../lab/index.js';
+import { etcdctlTlsArgs } from '../render/etcd.js';
 
 /** The VIP the root app (main.ts) puts in front of etcd: in the lab's subnet, above the host addresses. */
 export const DEMO_VIP = '10.77.0.100';
 
-const TLS = '--cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key';
+const TLS = etcdctlTlsArgs();
 
 /**
  * `hakube demo`: bring up the local lab, deploy the root cdktf app (a 3-member TLS etcd cluster behind a

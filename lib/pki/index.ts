@@ -278,7 +278,7 @@ export class SecretStore {
     const value = generate();
     if (typeof value !== 'string' || !value || value !== value.trim()) {
       throw new Error(
-        `SecretStore: generator for ${this.path(name)} returned ${JSON.stringify(value)}; ` +
+        `SecretStore: generator for ${this.path(name)} returned an unusable value (${typeof value}, ${String(value).length} characters); ` +
           'expected a non-empty string without surrounding whitespace',
       );
     }

@@ -1,4 +1,5 @@
 import { sh } from '../shell.js';
+import { joinHostPort } from '../validate.js';
 import { renderPackageInstall } from './packages.js';
 import { renderServiceApply } from './services.js';
 
@@ -39,7 +40,7 @@ export interface EtcdMemberConfig {
 
 /** `https://host:port`, with IPv6 addresses in brackets. */
 export function httpsUrl(address: string, port: number): string {
-  return `https://${address.includes(':') ? `[${address}]` : address}:${port}`;
+  return `https://${joinHostPort(address, port)}`;
 }
 
 /** The member's environment file (seed 000's `ETCD_*` variables): TLS everywhere, client and peer cert auth on. */

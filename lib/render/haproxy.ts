@@ -1,3 +1,5 @@
+import { joinHostPort } from '../validate.js';
+
 /** Where haproxy's files live on a load-balancer host. */
 export const HAPROXY_PATHS = {
   config: '/etc/haproxy/haproxy.cfg',
@@ -39,9 +41,6 @@ export interface HaproxyConfig {
 export const SEED_003_DEFAULT_SERVER = 'default-server inter 10s downinter 5s rise 2 fall 2 slowstart 60s maxconn 250 maxqueue 256 weight 100';
 
 /** `address:port`, with IPv6 addresses in brackets. */
-export function hostPort(address: string, port: number): string {
-  return `${address.includes(':') ? `[${address}]` : address}:${port}`;
-}
 
 /**
  * A complete haproxy.cfg: Debian's global section (syslog through /dev/log, chroot, unprivileged user), TCP
@@ -93,7 +92,7 @@ export function renderHaproxyConfig(c: HaproxyConfig): string {
     ...checks,
     `${i}balance roundrobin`,
     ...(c.check === 'tcp' ? [`${i}${SEED_003_DEFAULT_SERVER}`] : []),
-    ...c.servers.map((s) => `${i}server ${s.name} ${hostPort(s.address, s.port)} ${serverOptions}`),
+    ...c.servers.map((s) => `${i}server ${s.name} ${joinHostPort(s.address, s.port)} ${serverOptions}`),
   ];
   return [
     `# haproxy configuration of load balancer ${c.name}, written by hakube`,

@@ -173,7 +173,8 @@ export interface JoinConfigInput {
 
 export interface KubeletConfigInput {
   /** Must match the container runtime's cgroup driver. @default 'systemd' */
-  readonly cgroupDriver?: 'systemd' | 'cgroupfs';
+  /** Only "systemd": the containerd configuration hakube writes uses the systemd cgroup driver too. @default "systemd" */
+  readonly cgroupDriver?: 'systemd';
   /** Renew the kubelet client certificate through the API before it expires. @default true */
   readonly rotateCertificates?: boolean;
   /**
@@ -392,8 +393,8 @@ function kubeletDoc(k: KubeletConfigInput): Doc {
     cgroupDriver: k.cgroupDriver ?? 'systemd',
     rotateCertificates: k.rotateCertificates ?? true,
   };
-  if (doc.cgroupDriver !== 'systemd' && doc.cgroupDriver !== 'cgroupfs') {
-    fail(WHERE, 'kubelet.cgroupDriver', k.cgroupDriver, 'must be "systemd" or "cgroupfs"');
+  if (doc.cgroupDriver !== 'systemd') {
+    fail(WHERE, 'kubelet.cgroupDriver', k.cgroupDriver, 'must be "systemd" (containerd is configured with SystemdCgroup = true)');
   }
   if (k.serverTLSBootstrap !== undefined) doc.serverTLSBootstrap = k.serverTLSBootstrap;
   if (k.protectKernelDefaults !== undefined) doc.protectKernelDefaults = k.protectKernelDefaults;

@@ -77,9 +77,12 @@ export function renderKubeadmJoinScript(controlPlane: boolean): string {
 ${controlPlane ? ROOT_KUBECONFIG : ''}`.trimEnd() + '\n';
 }
 
-/** Apply the CNI manifest (and calico's Installation resource) with the admin kubeconfig; `apply` is idempotent. */
-export function renderCniScript(plugin: 'flannel' | 'calico', manifest: string): string {
-  const source = manifest.startsWith('http') ? sh(manifest) : KUBERNETES_PATHS.cniManifest;
+/**
+ * Apply the CNI manifest (and calico's Installation resource) with the admin kubeconfig; `apply` is idempotent.
+ * `url` undefined: the manifest is the file the step placed at `cniManifest`.
+ */
+export function renderCniScript(plugin: 'flannel' | 'calico', url: string | undefined): string {
+  const source = url !== undefined ? sh(url) : KUBERNETES_PATHS.cniManifest;
   const apply =
     plugin === 'calico'
       ? `${KUBECTL} apply --server-side --force-conflicts -f ${source}
