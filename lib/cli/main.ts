@@ -6,7 +6,10 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { LAB_USAGE, UsageError, labCommand } from '../lab/cli.js';
+import { existsSync } from 'node:fs';
+import { labInventoryPath } from '../lab/index.js';
 import { runDemo } from './demo.js';
+import { IDENTITIES_USAGE, identitiesCommand } from './identities.js';
 
 /** One `hakube <verb>`. */
 interface Verb {
@@ -20,6 +23,11 @@ interface Verb {
 
 const VERBS: Readonly<Record<string, Verb>> = {
   lab: { summary: 'run local lab hosts to deploy to (up, down, status, power)', usage: LAB_USAGE, run: labCommand },
+  identities: {
+    summary: 'check that hostnames, product_uuids, machine-ids and MACs are unique across an inventory',
+    usage: IDENTITIES_USAGE,
+    run: (args) => identitiesCommand(args, () => (existsSync('hosts.yaml') ? 'hosts.yaml' : labInventoryPath())),
+  },
   demo: {
     summary: 'lab up, then cdktf deploy the root app (3-member TLS etcd) and print its health',
     usage: 'usage: hakube demo\n\nRun from the project root as root: boots the local lab (3 hosts), runs `cdktf deploy` of main.ts, prints etcd health.',

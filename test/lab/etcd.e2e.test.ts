@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdCluster } from '../../constructs/etcd-cluster.js';
+import { identityProblems, probeIdentities } from '../../lib/cli/identities.js';
 import type { Inventory } from '../../lib/inventory.js';
 import { labDown, labPower } from '../../lib/lab/index.js';
 import { tempDir } from '../fixtures.js';
@@ -43,6 +44,15 @@ afterAll(async () => {
   figure('lab down', down.seconds);
   expect(down.leftovers).toEqual([]);
 }, 300_000);
+
+describe('hakube identities on the lab', () => {
+  it('finds the lab hosts distinct (hostnames match the inventory; machine-ids and MACs differ)', async () => {
+    const identities = await probeIdentities(inventory.hosts);
+    expect(identities.map((i) => i.hostname)).toEqual(['lab-1', 'lab-2', 'lab-3']);
+    expect(new Set(identities.map((i) => i.machineId)).size).toBe(3);
+    expect(identityProblems(identities)).toEqual([]);
+  });
+});
 
 describe('etcd on the lab', () => {
   it('deploys a healthy 3-member cluster over TLS', async () => {

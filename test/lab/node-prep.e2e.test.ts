@@ -139,7 +139,7 @@ describe('node preparation on the lab', () => {
     figure('forced re-run of preflight + os + containerd on one prepared host', apply.seconds);
     expect(apply.status).toBe(0);
     expect(apply.output).toContain('hakube: preflight passed');
-    expect(apply.output).toContain('hakube: containerd unchanged and running');
+    expect(apply.output).toContain('hakube: containerd.service unchanged and running');
     expect(apply.output).not.toContain('hakube: updated ');
     expect(apply.output).not.toContain('hakube: applied /etc/sysctl.d');
     expect(apply.output).not.toContain('restarting containerd');
