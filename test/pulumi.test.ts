@@ -47,13 +47,14 @@ let registrations: Registration[] = [];
 
 const nameOf = (urn: string) => urn.slice(urn.lastIndexOf('::') + 2);
 
-beforeEach(async () => {
+/** Fresh mocks whose monitor records every RegisterResource request into `registrations`. */
+async function installMocks(project = 'hakube', stack = 'test', preview = false) {
   registrations = [];
   await pulumi.runtime.setMocks(
     { newResource: (args) => ({ id: `${args.name}-id`, state: args.inputs }), call: (args) => args.inputs },
-    'hakube',
-    'test',
-    false,
+    project,
+    stack,
+    preview,
   );
   const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: any, cb: unknown): Promise<void> };
   const register = monitor.registerResource.bind(monitor);
@@ -69,7 +70,9 @@ beforeEach(async () => {
     });
     return register(req, cb);
   };
-});
+}
+
+beforeEach(() => installMocks());
 
 // Let the last test's registrations (and the component's automatic output registration) finish on its own monitor.
 afterEach(async () => {
@@ -266,6 +269,12 @@ describe('PulumiProvisioner', () => {
     expect(get('etcd-lab_a_install-stage').object.create).toContain('mkdir /home/ops/.hakube-stage/etcd-lab_a_install');
   });
 
+  it('leaves replaceWith out when asked (for a Pulumi CLI without the option)', async () => {
+    const { plan } = await etcdPlan();
+    await render(plan, { replaceWithStage: false });
+    expect(registrations.every((r) => r.replaceWith.length === 0)).toBe(true);
+  });
+
   it('fails before registering anything when a key file cannot be read, naming host and path', async () => {
     const members = [new Host({ name: 'solo', address: '10.0.0.9', privateKeyPath: '/nonexistent/id_ed25519' })];
     const { plan } = await etcdPlan(members);
@@ -332,8 +341,13 @@ describe('parity with the cdktf backend', () => {
     const { plan } = await etcdPlan();
     const { provisioner, byName, get } = await render(plan, { combine: 'per-host' });
     expect(provisioner.combine).toBe('per-host');
-    expect(byName.size).toBeLessThan(plan.steps.length + plan.steps.reduce((n, s) => n + s.files.length + 3, 0) / 2);
     const groups = groupSteps(plan);
+    const perHost = groups.reduce((n, g) => {
+      const secrets = g.flatMap((s) => s.files.filter((f) => f.secret)).length;
+      return n + (secrets ? secrets + 2 : 1);
+    }, 0);
+    expect(byName.size).toBe(perHost);
+    expect(perHost).toBeLessThan(plan.steps.reduce((n, s) => n + s.files.length + 3, 0));
     // every step in exactly one group, in plan order within the group
     expect(groups.flat().map((s) => s.id).sort()).toEqual(plan.steps.map((s) => s.id).sort());
     const position = new Map(plan.steps.map((s, i) => [s.id, i]));
@@ -421,5 +435,52 @@ describe('large plans', () => {
     for (const step of plan.steps) {
       expect(stages.find((r) => r.name === `${stepSlug(step.id)}-stage`)!.deps).toEqual(step.after.map(stepSlug).sort());
     }
+  });
+});
+
+describe('examples/pulumi', () => {
+  it('deploys the root app topology (etcd behind a VIP) from hosts.yaml, every step of the plan', async () => {
+    const dir = tempDir('hakube-pulumi-example-');
+    const key = keyFile();
+    const hostsFile = join(dir, 'hosts.yaml');
+    writeFileSync(hostsFile, [
+      `defaults: { privateKeyPath: ${key} }`,
+      'hosts:',
+      ...[1, 2, 3, 4].map((n) => `  - { name: node-${n}, address: 10.77.0.${10 + n} }`),
+    ].join('\n'));
+    await installMocks('hakube-demo', 'lab', true);
+    pulumi.runtime.setConfig('hakube-demo:hosts', hostsFile);
+    pulumi.runtime.setConfig('hakube-demo:secretsDir', join(dir, 'secrets'));
+    const program = (await import('../examples/pulumi/index.js')) as { default: () => Promise<Record<string, unknown>> };
+    const outputs = await program.default();
+    expect(outputs).toMatchObject({ hosts: ['node-1 10.77.0.11', 'node-2 10.77.0.12', 'node-3 10.77.0.13'], combine: 'per-step' });
+    await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+    const runs = registrations.filter((r) => r.type === COMMAND && !r.name.endsWith('-stage')).map((r) => r.name);
+    expect(runs).toHaveLength(outputs.steps as number);
+    expect(runs).toContain('etcd-demo_health');
+    expect(runs.some((n) => n.startsWith('lb-vip_'))).toBe(true);
+    const key2 = registrations.find((r) => r.name === 'etcd-demo_node-2_configure-file-4')!.object.source.path as string;
+    expect(key2.startsWith(join(dir, 'secrets', 'demo'))).toBe(true);
+  });
+
+  it('deploys the seed-003 HaCluster of the cdktf example with `topology: seed-003`', async () => {
+    const dir = tempDir('hakube-pulumi-example-');
+    const key = keyFile();
+    const hostsFile = join(dir, 'hosts.yaml');
+    writeFileSync(hostsFile, [
+      `defaults: { privateKeyPath: ${key} }`,
+      'hosts:',
+      ...[1, 2, 3].map((n) => `  - { name: master-${n}, address: 192.168.0.${20 + n}, labels: { role: control-plane } }`),
+      ...[1, 2].map((n) => `  - { name: node-${n}, address: 192.168.0.${30 + n}, labels: { role: worker } }`),
+    ].join('\n'));
+    await installMocks('hakube-demo', 'lab', true);
+    pulumi.runtime.setConfig('hakube-demo:hosts', hostsFile);
+    pulumi.runtime.setConfig('hakube-demo:topology', 'seed-003');
+    const program = (await import('../examples/pulumi/index.js')) as { default: () => Promise<Record<string, unknown>> };
+    const outputs = await program.default();
+    await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+    const runs = registrations.filter((r) => r.type === COMMAND && !r.name.endsWith('-stage')).map((r) => r.name);
+    expect(runs).toHaveLength(outputs.steps as number);
+    expect(runs).toEqual(expect.arrayContaining(['k8s-onprem_master-1_init', 'k8s-onprem_master-3_join', 'k8s-onprem_node-2_join', 'lb-onprem-api_ready']));
   });
 });

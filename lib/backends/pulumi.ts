@@ -33,9 +33,9 @@ export interface PulumiProvisionerArgs {
   readonly autoThreshold?: number;
   /**
    * Resources registered but not yet finished at any time. Every pending registration costs the Pulumi SDK about
-   * 100–150 KB of heap, so a plan larger than this is registered in plan order as earlier resources finish, and
-   * `steps` fills up as that happens (see `registered`). @default what 40 % of the heap limit holds (about 10,000 for
-   * Node's 4 GB default)
+   * 100–160 KB of heap (and a settled one about 11 KB), so a plan larger than this is registered in plan order as
+   * earlier resources finish, and `steps` fills up as that happens (see `registered`). @default what fits in 75 % of
+   * the heap limit next to the plan and the settled resources, between 250 and 20,000
    */
   readonly maxPending?: number;
   /**
@@ -79,6 +79,11 @@ export const PROVISIONER_TYPE = 'hakube:index:Provisioner';
  * `replaceOnChanges: ["*"]` so that a change — or a failure last time — replaces (re-runs) the step, never updates it
  * in place. The SSH private key is read when the program runs and passed as a Pulumi secret. Large plans are combined
  * per host (see `combine`) and registered in windows (see `maxPending`).
+ *
+ * Unlike Terraform, which taints a resource whose provisioner failed and re-runs all of them, Pulumi retries only the
+ * failed run command, and the script removed its stage directory when it exited: re-run such a step with
+ * `pulumi up --replace <URN of its -stage command>` (see `replaceWithStage`). A per-host group without secret files
+ * is one command and retries as a whole.
  */
 export class PulumiProvisioner extends pulumi.ComponentResource {
   /**
@@ -88,6 +93,8 @@ export class PulumiProvisioner extends pulumi.ComponentResource {
   readonly steps: ReadonlyMap<string, PulumiStepResources>;
   /** The mode used (`auto` resolved). */
   readonly combine: 'per-step' | 'per-host';
+  /** Resources registered and pending at most at any time (`maxPending` resolved). */
+  readonly maxPending: number;
   /** Resolves when every resource of the plan has been registered (and, in a deployment, has finished). */
   readonly registered: Promise<void>;
   private readonly waiters = new Map<string, Array<(resources: PulumiStepResources) => void>>();
@@ -129,7 +136,10 @@ export class PulumiProvisioner extends pulumi.ComponentResource {
       }
       return resources;
     };
-    const maxPending = Math.max(1, args.maxPending ?? defaultMaxPending());
+    const warning = heapWarning(names.size, this.combine);
+    if (warning) pulumi.log.warn(warning, this);
+    const maxPending = Math.max(1, args.maxPending ?? defaultMaxPending(names.size));
+    this.maxPending = maxPending;
     // An async function runs synchronously up to its first await: a plan that fits in the window is rendered
     // completely before the constructor returns.
     const keepAlive = pulumi.runtime.rpcKeepAlive();
@@ -212,9 +222,32 @@ function withoutPromiseStacks<T>(fn: () => T): T {
   }
 }
 
-/** A window that fits in 40 % of the heap limit at about 160 KB per pending registration. */
-function defaultMaxPending(): number {
-  return Math.max(1000, Math.floor((getHeapStatistics().heap_size_limit * 0.4) / (160 * 1024)));
+/**
+ * Heap the Pulumi SDK holds per registered resource while it is pending (up to 150 KB measured for a Command), and
+ * after it settled (outputs and bookkeeping; about 11 KB measured over 240,000 resources), with mocks.
+ */
+const PENDING_BYTES = 160 * 1024;
+const SETTLED_BYTES = 12 * 1024;
+
+/**
+ * The default window: what is left of 75 % of the heap limit, after the heap in use now (the plan) and what every
+ * settled resource keeps, at PENDING_BYTES per pending registration; between 250 and 20,000.
+ */
+function defaultMaxPending(total: number): number {
+  const { heap_size_limit: limit, used_heap_size: used } = getHeapStatistics();
+  const budget = limit * 0.75 - used - total * SETTLED_BYTES;
+  return Math.min(20_000, Math.max(250, Math.floor(budget / PENDING_BYTES)));
+}
+
+/** A warning when the plan's resources will likely not fit in the heap whatever the window. */
+function heapWarning(total: number, mode: 'per-step' | 'per-host'): string | undefined {
+  const { heap_size_limit: limit, used_heap_size: used } = getHeapStatistics();
+  if (used + total * SETTLED_BYTES + 250 * PENDING_BYTES < limit * 0.9) return undefined;
+  const mib = (n: number) => Math.round(n / 2 ** 20);
+  return (
+    `PulumiProvisioner: ${total} resources (${mode}) need about ${mib(used + total * SETTLED_BYTES)} MiB of the ` +
+    `${mib(limit)} MiB heap${mode === 'per-step' ? "; use combine: 'per-host'" : ''} or raise it (NODE_OPTIONS=--max-old-space-size=<MiB>)`
+  );
 }
 
 interface RenderContext {

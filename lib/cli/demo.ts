@@ -1,10 +1,33 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import type { Construct } from 'constructs';
+import { EtcdCluster } from '../../constructs/etcd-cluster.js';
+import { LoadBalancerVip } from '../../constructs/load-balancer-vip.js';
+import type { Host } from '../inventory.js';
 import { labPaths, labSsh, labUp } from '../lab/index.js';
 import { etcdctlTlsArgs } from '../render/etcd.js';
 
-/** The VIP the root app (main.ts) puts in front of etcd: in the lab's subnet, above the host addresses. */
+/** The VIP the demo puts in front of etcd: in the lab's subnet, above the host addresses. */
 export const DEMO_VIP = '10.77.0.100';
+
+/**
+ * The demo (main.ts): a 3-member TLS etcd cluster, and haproxy + keepalived on the same hosts holding a VIP in front
+ * of it (seed 003's pattern with etcd as the backend service). Secrets go to `<secretsRoot>/demo` and `…/vip`.
+ */
+export function demoTopology(scope: Construct, hosts: Host[], secretsRoot = '.hakube'): void {
+  const etcd = new EtcdCluster(scope, 'etcd', { clusterName: 'demo', members: hosts, extraCertificateSans: [DEMO_VIP], secretsDir: `${secretsRoot}/demo` });
+  new LoadBalancerVip(scope, 'vip', {
+    hosts,
+    vip: `${DEMO_VIP}/24`,
+    port: 8443,
+    backends: etcd.members.map((m) => ({ name: m.name, address: m.internalAddress, port: etcd.clientPort })),
+    backendCheck: 'tcp',
+    // fail over within about two seconds when haproxy stops (kubeadm's reference waits 10 × 3 s)
+    trackInterval: 1,
+    trackFall: 2,
+    secretsDir: `${secretsRoot}/vip`,
+  });
+}
 
 const TLS = etcdctlTlsArgs();
 

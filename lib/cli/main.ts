@@ -29,7 +29,7 @@ const VERBS: Readonly<Record<string, Verb>> = {
     run: (args) => identitiesCommand(args, () => (existsSync('hosts.yaml') ? 'hosts.yaml' : labInventoryPath())),
   },
   demo: {
-    summary: 'lab up, then cdktf deploy the root app (3-member TLS etcd) and print its health',
+    summary: 'lab up, then cdktf deploy the root app (3-member TLS etcd behind a VIP) and print its health',
     usage: 'usage: hakube demo\n\nRun from the project root as root: boots the local lab (3 hosts), runs `cdktf deploy` of main.ts, prints etcd health.',
     run: async (args) => {
       if (args.length > 0) throw new UsageError(`unexpected arguments: ${args.join(' ')}`);
