@@ -122,7 +122,7 @@ describe('nodePrepSteps', () => {
   it('installs containerd keeping the placed config, restarts it only when the config changed, and checks the CRI plugin', () => {
     const s = step({}, 'containerd');
     expect(s.files.map((f) => f.path)).toEqual([NODE_PREP_PATHS.containerdConfig, NODE_PREP_PATHS.crictlConfig]);
-    expect(s.script).toContain('apt-get -q -y -o DPkg::Lock::Timeout=600 install containerd\n');
+    expect(s.script).toContain('apt-get -q -y -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 install containerd\n');
     expect(s.script).toContain('export DPKG_FORCE=confdef,confold');
     expect(s.script).toContain(`exec 9>${PACKAGE_LOCK}`);
     // (re)start when the config differs from what containerd runs with: behaviour in test/services.test.ts
@@ -154,7 +154,7 @@ describe('nodePrepSteps', () => {
     expect(s.script).toContain('apt-mark hold kubelet kubeadm kubectl');
     expect(s.script).toContain('systemctl enable kubelet.service');
     expect(s.script).toContain(`exec 9>${PACKAGE_LOCK}`);
-    expect(s.script).toContain('apt-get -q -y -o DPkg::Lock::Timeout=600 install curl gpg ca-certificates');
+    expect(s.script).toContain('apt-get -q -y -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 install curl gpg ca-certificates');
     expect(s.script).not.toContain('--proxy');
     expect(step({ kubernetesRepoBaseUrl: 'http://mirror.internal/k8s/core:/stable:/' }, 'kube-packages').script)
       .toContain('repo_url=http://mirror.internal/k8s/core:/stable:/v1.31/deb/');

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Construct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { Host } from '../lib/inventory.js';
-import { PACKAGE_LOCK, renderPackageInstall } from '../lib/render/packages.js';
+import { PACKAGE_LOCK, renderAptUpdate, renderPackageInstall } from '../lib/render/packages.js';
 import { Plan, type PlanContributor, type StepSpec, addWarning } from '../lib/plan/index.js';
 import { hosts, tempDir } from './fixtures.js';
 
@@ -133,6 +133,14 @@ describe('Plan', () => {
 });
 
 describe('package installs', () => {
+  it('give up on a stalled apt-get update and try again (run with bash and a fake apt-get)', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'apt-get'), `#!/bin/bash\nif [ ! -f ${dir}/once ]; then touch ${dir}/once; sleep 30; fi\necho updated\n`, { mode: 0o755 });
+    const script = renderAptUpdate('', 1).replace('sleep 5', 'sleep 0');
+    const out = execFileSync('bash', ['-c', `set -euo pipefail\n${script}`], { env: { ...process.env, PATH: `${dir}:${process.env.PATH}` }, encoding: 'utf8', stdio: 'pipe' });
+    expect(out.trim()).toBe('updated');
+  });
+
   it('hold one host-wide lock, so two steps on a host never race for apt (run with bash and a fake apt-get)', () => {
     const dir = tempDir();
     const log = join(dir, 'log');

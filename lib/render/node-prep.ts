@@ -2,7 +2,7 @@ import type { Host } from '../inventory.js';
 import type { StepFile, StepSpec } from '../plan/step.js';
 import { sh } from '../shell.js';
 import { fail, isHostname, isHttpUrl, isImageReference, isPackageName, isPort, isVersion } from '../validate.js';
-import { renderPackageInstall, takePackageLock } from './packages.js';
+import { renderAptUpdate, renderPackageInstall, takePackageLock } from './packages.js';
 import { renderServiceApply } from './services.js';
 
 /**
@@ -694,7 +694,7 @@ ${mismatch}
 ${repo}
 ${takePackageLock()}
 if [ "\${#missing[@]}" -gt 0 ] || [ "$repo_changed" = 1 ]; then
-  apt_get update
+  ${renderAptUpdate('  ')}
 fi
 if [ "\${#missing[@]}" -gt 0 ]; then
   pinned=()

@@ -11,6 +11,23 @@ export interface PackageSet {
 /** Every step that installs packages takes this lock, so two steps on one host never race for apt's or dnf's. */
 export const PACKAGE_LOCK = '/var/lock/hakube-packages.lock';
 
+/**
+ * Bash: `apt-get update` that gives up on a stalled mirror or proxy after 3 minutes and tries again, 3 attempts.
+ * (The lab saw an update hang for good on a truncated answer from its apt proxy.)
+ */
+export function renderAptUpdate(indent = '', stallSeconds = 180): string {
+  return `for attempt in 1 2 3; do
+  if timeout ${stallSeconds} apt-get -q -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 update; then
+    break
+  elif [ "$attempt" = 3 ]; then
+    echo "hakube: apt-get update failed 3 times" >&2
+    exit 1
+  fi
+  echo "hakube: apt-get update failed or stalled (attempt $attempt of 3); trying again" >&2
+  sleep 5
+done`.replace(/\n/g, `\n${indent}`);
+}
+
 /** Bash lines that take the host-wide package lock on fd 9 (release it with `flock -u 9`). */
 export function takePackageLock(): string {
   return `exec 9>${PACKAGE_LOCK}
@@ -29,8 +46,8 @@ export function renderPackageInstall(packages: PackageSet, missingTest: string):
   ${takePackageLock().replace('\n', '\n  ')}
   if command -v apt-get >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get -q -o DPkg::Lock::Timeout=600 update
-    apt-get -q -y -o DPkg::Lock::Timeout=600 install ${apt}
+    ${renderAptUpdate('    ')}
+    apt-get -q -y -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 install ${apt}
 ${
   dnf
     ? `  elif command -v dnf >/dev/null 2>&1; then
