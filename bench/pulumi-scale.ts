@@ -29,7 +29,7 @@ type Mode = 'per-step' | 'per-host';
 export function syntheticPlan(workers: number): Plan {
   const dir = mkdtempSync(join(tmpdir(), 'hakube-bench-'));
   const keyPath = join(dir, 'id_ed25519');
-  writeFileSync(keyPath, '-----BEGIN OPENSSH PRIVATE KEY-----\nbench\n-----END OPENSSH PRIVATE KEY-----\n', { mode: 0o600 });
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyPath]);
   writeFileSync(join(dir, 'ca.crt'), '-----BEGIN CERTIFICATE-----\nbench-ca\n-----END CERTIFICATE-----\n');
   writeFileSync(join(dir, 'join-token'), 'abcdef.0123456789abcdef\n', { mode: 0o600 });
   const secret = (file: string) => ({ dir, file });

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { App, TerraformStack, Testing } from 'cdktf';
@@ -28,7 +29,12 @@ const ASSET_SIG = 'c44067f5952c0a294b673a41bacd8c17';
 
 const COMMAND = 'command:remote:Command';
 const COPY = 'command:remote:CopyToRemote';
-const KEY_TEXT = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAtestkeymaterial\n-----END OPENSSH PRIVATE KEY-----\n';
+/** A throw-away key made for this run (no key text is committed). */
+const KEY_TEXT = (() => {
+  const dir = mkdtempSync(join(tmpdir(), 'hakube-pulumi-key-'));
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'id')]);
+  return readFileSync(join(dir, 'id'), 'utf8');
+})();
 
 /** A RegisterResource request as the mock monitor received it. */
 interface Registration {
