@@ -9,5 +9,5 @@ export { ValidationError } from './lib/validate.js';
 export * from './constructs/control-plane.js';
 export * from './constructs/worker-pool.js';
 export * from './constructs/ha-cluster.js';
-export type { TaintInput, KubeletConfigInput } from './lib/render/kubeadm.js';
+export type { KubeletConfigInput, TaintEffect, TaintInput } from './lib/render/kubeadm.js';
 export type { NodePrepOptions, OsFamily } from './lib/render/node-prep.js';

@@ -38,6 +38,7 @@ export interface LoadBalancerBackend {
   readonly name: string;
   /** IPv4 or IPv6 address (host names are not resolved: haproxy would need them at every start). */
   readonly address: string;
+  /** TCP port of the backend (6443 for an API server). */
   readonly port: number;
 }
 

@@ -123,10 +123,14 @@ export type EtcdInput =
       };
     };
 
+/** What a taint does to pods that do not tolerate it. */
 export type TaintEffect = 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
 
+/** A node taint, e.g. `{ key: 'gpu', value: 'true', effect: 'NoSchedule' }`. */
 export interface TaintInput {
+  /** Taint key, `[prefix/]name`. */
   readonly key: string;
+  /** Taint value. @default none */
   readonly value?: string;
   readonly effect: TaintEffect;
 }
