@@ -1,19 +1,6 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tempDir } from './fixtures.js';
-
-const root = resolve(import.meta.dirname, '..');
-
-/** Run an app file the way `cdktf synth --app "npx tsx FILE"` does, in a scratch directory; return its stack JSON. */
-function synthApp(file: string, stack: string, env: Record<string, string> = {}) {
-  const cwd = tempDir('hakube-example-');
-  execFileSync(join(root, 'node_modules/.bin/tsx'), [join(root, file)], {
-    cwd, env: { ...process.env, CDKTF_OUTDIR: join(cwd, 'out'), ...env }, stdio: 'pipe',
-  });
-  return JSON.parse(readFileSync(join(cwd, 'out/stacks', stack, 'cdk.tf.json'), 'utf8'));
-}
+import { projectRoot as root, synthApp } from './fixtures.js';
 
 describe('examples', () => {
   it('examples/etcd-external.ts: 3 etcd members from the labelled hosts', () => {

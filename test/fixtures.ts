@@ -1,6 +1,8 @@
+import { execFileSync } from 'node:child_process';
+import { createPrivateKey } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Host } from '../lib/inventory.js';
 
 /** `count` hosts named `<prefix>-1..` on 10.77.0.11.. with a key path (nothing is read from it at synth). */
@@ -23,6 +25,23 @@ export function readTree(dir: string): Array<{ path: string; text: string }> {
     else out.push({ path, text: readFileSync(path, 'utf8') });
   }
   return out;
+}
+
+/** The repository root. */
+export const projectRoot = resolve(import.meta.dirname, '..');
+
+/** Run an app file the way `cdktf synth --app "npx tsx FILE"` does, in a scratch directory; return its stack JSON. */
+export function synthApp(file: string, stack: string, env: Record<string, string> = {}) {
+  const cwd = tempDir('hakube-example-');
+  execFileSync(join(projectRoot, 'node_modules/.bin/tsx'), [join(projectRoot, file)], {
+    cwd, env: { ...process.env, CDKTF_OUTDIR: join(cwd, 'out'), ...env }, stdio: 'pipe',
+  });
+  return JSON.parse(readFileSync(join(cwd, 'out/stacks', stack, 'cdk.tf.json'), 'utf8'));
+}
+
+/** Whether `pem` is a private key in PKCS#8 PEM form, byte for byte (re-encoding the parsed key gives the same text). */
+export function isPkcs8Pem(pem: string): boolean {
+  return createPrivateKey(pem).export({ type: 'pkcs8', format: 'pem' }) === pem;
 }
 
 /** Text that must never leave the secrets directory: private keys, and the secret lines of stored text files. */

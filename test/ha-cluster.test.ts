@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { App, TerraformStack, Testing } from 'cdktf';
 import { Construct } from 'constructs';
 import yaml from 'js-yaml';
@@ -11,9 +11,8 @@ import { HaCluster, type HaClusterProps } from '../constructs/ha-cluster.js';
 import { TerraformProvisioner } from '../lib/backends/cdktf.js';
 import { Host } from '../lib/inventory.js';
 import { Plan } from '../lib/plan/index.js';
-import { hosts, readTree, secretMarkers, tempDir } from './fixtures.js';
+import { hosts, projectRoot as root, readTree, secretMarkers, synthApp, tempDir } from './fixtures.js';
 
-const root = resolve(import.meta.dirname, '..');
 const masters = hosts(3, 'master', 21);
 const workers = hosts(3, 'node', 31);
 const etcdHosts = hosts(3, 'etcd', 41);
@@ -214,13 +213,11 @@ describe('no secret in any output', () => {
 });
 
 describe('examples', () => {
+  /** The example's dependency graph: resource → the resources it depends on. */
   function synthExample(file: string, stack: string, env: Record<string, string> = {}) {
-    const cwd = tempDir('hakube-example-');
-    execFileSync(join(root, 'node_modules/.bin/tsx'), [join(root, file)], { cwd, env: { ...process.env, CDKTF_OUTDIR: join(cwd, 'out'), ...env }, stdio: 'pipe' });
-    const json = JSON.parse(readFileSync(join(cwd, 'out/stacks', stack, 'cdk.tf.json'), 'utf8'));
-    const resources = json.resource.terraform_data as Record<string, { depends_on?: string[] }>;
+    const resources = synthApp(file, stack, env).resource.terraform_data as Record<string, { depends_on?: string[] }>;
     const graph = Object.fromEntries(Object.keys(resources).sort().map((k) => [k, (resources[k].depends_on ?? []).map((d) => d.replace('terraform_data.', ''))]));
-    return { cwd, graph };
+    return { graph };
   }
   const hostsFile = { HAKUBE_HOSTS: join(root, 'examples/hosts.example.yaml') };
 

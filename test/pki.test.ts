@@ -1,6 +1,7 @@
 // lib/pki is imported before @peculiar/x509: it loads reflect-metadata, which x509 needs at import time.
 import { SecretStore, randomToken } from '../lib/pki/index.js';
 import type { CaFiles, CertificateRequest } from '../lib/pki/index.js';
+import { isPkcs8Pem } from './fixtures.js';
 import * as x509 from '@peculiar/x509';
 import { execFileSync } from 'node:child_process';
 import { createHash, createPrivateKey, createPublicKey, webcrypto } from 'node:crypto';
@@ -81,8 +82,8 @@ describe('ensureCa', () => {
 
     // PKCS#8 EC P-256 key matching the certificate.
     const keyPem = fs.readFileSync(store.path(ca.key), 'utf8');
-    expect(keyPem).toMatch(/^-----BEGIN PRIVATE KEY-----\n[\s\S]+-----END PRIVATE KEY-----\n$/);
     const key = createPrivateKey(keyPem);
+    expect(isPkcs8Pem(keyPem)).toBe(true);
     expect(key.asymmetricKeyType).toBe('ec');
     expect(key.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
     expect(createPublicKey(key).export({ type: 'spki', format: 'der' })).toEqual(Buffer.from(c.publicKey.rawData));
@@ -140,7 +141,8 @@ describe('ensureCa', () => {
     const key = store.path('kubernetes/ca.key');
     const crt = store.path('kubernetes/ca.crt');
     openssl('genrsa', '-traditional', '-out', key, '2048');
-    expect(fs.readFileSync(key, 'utf8')).toMatch(/^-----BEGIN RSA PRIVATE KEY-----/);
+    const pkcs1 = fs.readFileSync(key, 'utf8');
+    expect(createPrivateKey(pkcs1).export({ type: 'pkcs1', format: 'pem' })).toBe(pkcs1);
     openssl('req', '-x509', '-new', '-key', key, '-out', crt, '-days', '30', '-subj', '/CN=kubernetes',
       '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
     const caPem = fs.readFileSync(crt);
@@ -218,7 +220,7 @@ describe('ensureCertificate', () => {
 
     // The key file is PKCS#8 and matches the certificate.
     const keyPem = fs.readFileSync(store.path(files.key), 'utf8');
-    expect(keyPem.startsWith('-----BEGIN PRIVATE KEY-----\n')).toBe(true);
+    expect(isPkcs8Pem(keyPem)).toBe(true);
     expect(createPublicKey(keyPem).export({ type: 'spki', format: 'der' })).toEqual(Buffer.from(c.publicKey.rawData));
   });
 
@@ -528,7 +530,7 @@ describe('ensureKeyPair', () => {
     expect(files).toEqual({ privateKey: 'sa.key', publicKey: 'sa.pub' });
     const keyPem = fs.readFileSync(store.path('sa.key'), 'utf8');
     const pubPem = fs.readFileSync(store.path('sa.pub'), 'utf8');
-    expect(keyPem.startsWith('-----BEGIN PRIVATE KEY-----\n')).toBe(true);
+    expect(isPkcs8Pem(keyPem)).toBe(true);
     expect(pubPem.startsWith('-----BEGIN PUBLIC KEY-----\n')).toBe(true);
     const key = createPrivateKey(keyPem);
     expect(key.asymmetricKeyType).toBe('rsa');

@@ -445,15 +445,16 @@ describe('large plans', () => {
 });
 
 describe('examples/pulumi', () => {
-  it('deploys the root app topology (etcd behind a VIP) from hosts.yaml, every step of the plan', async () => {
+  /** A scratch dir with a hosts.yaml of these entries (all with a throw-away key); returns the dir and the file. */
+  function hostsYaml(entries: string[]) {
     const dir = tempDir('hakube-pulumi-example-');
-    const key = keyFile();
     const hostsFile = join(dir, 'hosts.yaml');
-    writeFileSync(hostsFile, [
-      `defaults: { privateKeyPath: ${key} }`,
-      'hosts:',
-      ...[1, 2, 3, 4].map((n) => `  - { name: node-${n}, address: 10.77.0.${10 + n} }`),
-    ].join('\n'));
+    writeFileSync(hostsFile, [`defaults: { privateKeyPath: ${keyFile()} }`, 'hosts:', ...entries.map((e) => `  - ${e}`)].join('\n'));
+    return { dir, hostsFile };
+  }
+
+  it('deploys the root app topology (etcd behind a VIP) from hosts.yaml, every step of the plan', async () => {
+    const { dir, hostsFile } = hostsYaml([1, 2, 3, 4].map((n) => `{ name: node-${n}, address: 10.77.0.${10 + n} }`));
     await installMocks('hakube-demo', 'lab', true);
     pulumi.runtime.setConfig('hakube-demo:hosts', hostsFile);
     pulumi.runtime.setConfig('hakube-demo:secretsDir', join(dir, 'secrets'));
@@ -470,15 +471,10 @@ describe('examples/pulumi', () => {
   });
 
   it('deploys the seed-003 HaCluster of the cdktf example with `topology: seed-003`', async () => {
-    const dir = tempDir('hakube-pulumi-example-');
-    const key = keyFile();
-    const hostsFile = join(dir, 'hosts.yaml');
-    writeFileSync(hostsFile, [
-      `defaults: { privateKeyPath: ${key} }`,
-      'hosts:',
-      ...[1, 2, 3].map((n) => `  - { name: master-${n}, address: 192.168.0.${20 + n}, labels: { role: control-plane } }`),
-      ...[1, 2].map((n) => `  - { name: node-${n}, address: 192.168.0.${30 + n}, labels: { role: worker } }`),
-    ].join('\n'));
+    const { hostsFile } = hostsYaml([
+      ...[1, 2, 3].map((n) => `{ name: master-${n}, address: 192.168.0.${20 + n}, labels: { role: control-plane } }`),
+      ...[1, 2].map((n) => `{ name: node-${n}, address: 192.168.0.${30 + n}, labels: { role: worker } }`),
+    ]);
     await installMocks('hakube-demo', 'lab', true);
     pulumi.runtime.setConfig('hakube-demo:hosts', hostsFile);
     pulumi.runtime.setConfig('hakube-demo:topology', 'seed-003');
