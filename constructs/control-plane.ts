@@ -18,7 +18,6 @@ import {
   type KubeletConfigInput,
   type TaintInput,
   defaultControlPlaneArgs,
-  normalizeKubernetesVersion,
   renderInitConfig,
   renderJoinConfig,
 } from '../lib/render/kubeadm.js';
@@ -31,8 +30,13 @@ import {
 } from '../lib/render/kubernetes.js';
 import { DEFAULT_REQUIRED_PORTS, type NodePrepOptions, type NodeRole, nodePrepSteps, resolveNodePrepOptions } from '../lib/render/node-prep.js';
 import {
+  checkExtraArgs,
+  checkKubeletSettings,
+  checkKubernetesVersion,
+  checkTaints,
   fail,
   ipv4CidrsOverlap,
+  isImageRepository,
   isHostname,
   isHttpUrl,
   isIpAddress,
@@ -73,8 +77,14 @@ const FLANNEL_POD_SUBNET = '10.244.0.0/16';
 export interface ControlPlaneProps {
   /** Control-plane hosts: an odd number (1 is allowed for development, with a warning). The first runs `kubeadm init`. */
   readonly hosts: Host[];
-  /** Kubernetes version, e.g. "1.31.2" (kubeadm API v1beta4 from 1.31 on, v1beta3 before). */
+  /** Kubernetes version, e.g. "1.34.2": a release of a supported minor (1.31 to 1.34, kubeadm API v1beta4). */
   readonly kubernetesVersion: string;
+  /**
+   * Let a `kubernetesVersion` outside the supported minors through (1.22 or later), with a warning. Untested: for
+   * trying a newer release before hakube supports it, or keeping an old cluster running.
+   * @default false
+   */
+  readonly allowUnsupportedKubernetesVersion?: boolean;
   /** Where clients reach the API servers: a `LoadBalancerVip` (the control plane adds itself as its backends) or an external load balancer. */
   readonly endpoint: LoadBalancerVip | ExternalEndpoint;
   /** Cluster name (kubeadm `clusterName`, step ids, secrets dir). @default the construct id */
@@ -152,10 +162,17 @@ export class ControlPlane extends Construct implements PlanContributor {
     if (hosts.length === 1) addWarning(this, 'a single control-plane host is a single point of failure: fine for development, not for HA');
     this.hosts = Object.freeze([...hosts]);
 
-    try {
-      this.kubernetesVersion = normalizeKubernetesVersion(props.kubernetesVersion).replace(/^v/, '');
-    } catch {
-      fail(where, 'kubernetesVersion', props.kubernetesVersion, 'must be a version like "1.31.2" (1.22 or later)');
+    const version = checkKubernetesVersion(where, 'kubernetesVersion', props.kubernetesVersion, props.allowUnsupportedKubernetesVersion);
+    this.kubernetesVersion = version.version;
+    if (version.warning) addWarning(this, version.warning);
+    // every prop that reaches a kubeadm or kubelet file is checked here, before anything is written
+    checkTaints(where, 'taints', props.taints);
+    checkExtraArgs(where, 'apiServerExtraArgs', props.apiServerExtraArgs);
+    checkExtraArgs(where, 'controllerManagerExtraArgs', props.controllerManagerExtraArgs);
+    checkExtraArgs(where, 'schedulerExtraArgs', props.schedulerExtraArgs);
+    checkKubeletSettings(where, 'kubelet', props.kubelet);
+    if (props.imageRepository !== undefined && !isImageRepository(props.imageRepository)) {
+      fail(where, 'imageRepository', props.imageRepository, 'is not an image repository like "registry.example.com:5000/k8s"');
     }
     this.clusterName = props.clusterName ?? id;
     if (!isHostname(this.clusterName) || this.clusterName.includes('.')) fail(where, 'clusterName', this.clusterName, 'must be lowercase letters, digits and "-"');

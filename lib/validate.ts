@@ -131,3 +131,125 @@ export function joinHostPort(address: string, port: number): string {
 export function ipv4CidrsOverlap(a: Ipv4Cidr, b: Ipv4Cidr): boolean {
   return isIpv4InSubnet(ipv4SubnetRange(a).network, b) || isIpv4InSubnet(ipv4SubnetRange(b).network, a);
 }
+
+// ---------------------------------------------------------------------------
+// Kubernetes inputs: one rule per concept, used by the constructs (in their constructors, with their path) and by
+// the kubeadm renderer (which must never print what the API would refuse).
+
+/** A DNS subdomain as Kubernetes qualified-name prefixes use it (lowercase, at most 253 characters). */
+const QUALIFIED_PREFIX = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const QUALIFIED_NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$/;
+/** The effects a taint can have. */
+export const TAINT_EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const;
+
+/** A Kubernetes qualified name, `[prefix/]name`: label keys and taint keys. */
+export function isQualifiedName(value: string): boolean {
+  if (typeof value !== 'string') return false;
+  const slash = value.lastIndexOf('/');
+  const prefix = slash >= 0 ? value.slice(0, slash) : undefined;
+  const name = slash >= 0 ? value.slice(slash + 1) : value;
+  return QUALIFIED_NAME.test(name) && (prefix === undefined || (prefix.length <= 253 && QUALIFIED_PREFIX.test(prefix)));
+}
+
+/** A label value (also a taint value): at most 63 characters, alphanumeric at both ends, or empty. */
+export function isLabelValue(value: string): boolean {
+  return typeof value === 'string' && LABEL_VALUE.test(value);
+}
+
+/** Taints: qualified keys, label values, known effects. */
+export function checkTaints(where: string, prop: string, taints: ReadonlyArray<{ key: string; value?: string; effect: string }> | undefined): void {
+  if (taints === undefined) return;
+  if (!Array.isArray(taints)) fail(where, prop, taints, 'must be a list of { key, value?, effect }');
+  for (const taint of taints) {
+    if (!taint || !isQualifiedName(taint.key)) fail(where, `${prop}.key`, taint?.key, 'is not a taint key ([prefix/]name, name ≤ 63 characters)');
+    if (taint.value !== undefined && !isLabelValue(taint.value)) fail(where, `${prop}.${taint.key}.value`, taint.value, 'is not a taint value (≤ 63 characters)');
+    if (!(TAINT_EFFECTS as readonly string[]).includes(taint.effect)) fail(where, `${prop}.${taint.key}.effect`, taint.effect, `must be one of ${TAINT_EFFECTS.join(', ')}`);
+  }
+}
+
+/** Label namespaces under kubernetes.io / k8s.io that a kubelet may still set on its own node (NodeRestriction). */
+const KUBELET_LABEL_NAMESPACES = ['kubelet.kubernetes.io', 'node.kubernetes.io'];
+
+/** Labels a kubelet registers its node with: valid keys and values, outside the namespaces NodeRestriction refuses. */
+export function checkNodeLabels(where: string, prop: string, labels: Readonly<Record<string, string>> | undefined): void {
+  for (const [key, value] of Object.entries(labels ?? {})) {
+    if (!isQualifiedName(key)) fail(where, prop, key, 'is not a Kubernetes label key ([prefix/]name, name ≤ 63 characters)');
+    if (!isLabelValue(value)) fail(where, `${prop}.${key}`, value, 'is not a Kubernetes label value (≤ 63 characters)');
+    const prefix = key.includes('/') ? key.slice(0, key.lastIndexOf('/')) : '';
+    const reserved = /(^|\.)(kubernetes\.io|k8s\.io)$/.test(prefix);
+    if (reserved && !KUBELET_LABEL_NAMESPACES.some((ok) => prefix === ok || prefix.endsWith(`.${ok}`))) {
+      fail(where, prop, key, 'is in a namespace the kubelet may not set on its own node (NodeRestriction would refuse it at join); label the node with kubectl after it joined, or use a prefix of your own');
+    }
+  }
+}
+
+/** Component flags (`{ "flag-name": "value" }`): names without dashes or "=", string values without control characters. */
+export function checkExtraArgs(where: string, prop: string, args: Readonly<Record<string, string>> | undefined): void {
+  if (args === undefined) return;
+  if (typeof args !== 'object' || args === null || Array.isArray(args)) fail(where, prop, args, 'must be a mapping of flag name to value');
+  for (const [name, value] of Object.entries(args)) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) fail(where, prop, name, 'is not a flag name (no leading dashes, no "=")');
+    if (typeof value !== 'string') fail(where, `${prop}.${name}`, value, 'must be a string');
+    if (/[\u0000-\u001f\u007f]/.test(value)) fail(where, `${prop}.${name}`, value, 'contains a control character');
+  }
+}
+
+/** What hakube lets users set of the kubelet configuration (see KubeletConfigInput in lib/render/kubeadm.ts). */
+export interface KubeletSettings {
+  readonly cgroupDriver?: string;
+  readonly maxPods?: number;
+  readonly systemReserved?: Readonly<Record<string, string>>;
+  readonly kubeReserved?: Readonly<Record<string, string>>;
+  readonly evictionHard?: Readonly<Record<string, string>>;
+}
+
+/** Kubelet settings: the systemd cgroup driver only, a positive pod limit, resource names with quantities. */
+export function checkKubeletSettings(where: string, prop: string, kubelet: KubeletSettings | undefined): void {
+  if (kubelet === undefined) return;
+  if (kubelet.cgroupDriver !== undefined && kubelet.cgroupDriver !== 'systemd') {
+    fail(where, `${prop}.cgroupDriver`, kubelet.cgroupDriver, 'must be "systemd" (containerd is configured with SystemdCgroup = true)');
+  }
+  if (kubelet.maxPods !== undefined && (!Number.isInteger(kubelet.maxPods) || kubelet.maxPods < 1)) {
+    fail(where, `${prop}.maxPods`, kubelet.maxPods, 'must be a positive integer');
+  }
+  for (const field of ['systemReserved', 'kubeReserved', 'evictionHard'] as const) {
+    for (const [key, value] of Object.entries(kubelet[field] ?? {})) {
+      if (!/^[a-z0-9]([a-z0-9./-]*[a-z0-9])?$/.test(key)) fail(where, `${prop}.${field}`, key, 'is not a resource or signal name');
+      if (typeof value !== 'string' || !/^[0-9A-Za-z.%+-]+$/.test(value)) fail(where, `${prop}.${field}.${key}`, value, 'is not a quantity');
+    }
+  }
+}
+
+/** An image repository (registry host with optional port, then path), e.g. `registry.example.com:5000/k8s`. */
+export function isImageRepository(value: string): boolean {
+  return typeof value === 'string' && value.length <= 255 && /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(\/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*$/.test(value);
+}
+
+/**
+ * The Kubernetes minors hakube supports: those rendered with kubeadm's `v1beta4` API (1.31 on), up to the newest
+ * minor the lab proves end to end. Others need `allowUnsupportedKubernetesVersion` (1.22 is the oldest hakube can
+ * render at all, with `v1beta3`).
+ */
+export const SUPPORTED_KUBERNETES_MINORS = { oldest: 31, newest: 34 } as const;
+/** The oldest minor hakube can render kubeadm configuration for (kubeadm.k8s.io/v1beta3). */
+export const OLDEST_RENDERABLE_KUBERNETES_MINOR = 22;
+
+/**
+ * Check a Kubernetes version ("1.34.2" or "v1.34.2") against the supported window; returns it without the "v" and,
+ * when `allowUnsupported` let a version outside the window through, the warning to record.
+ */
+export function checkKubernetesVersion(where: string, prop: string, version: string, allowUnsupported = false): { version: string; warning?: string } {
+  const match = typeof version === 'string' ? /^v?1\.(\d+)\.(\d+)$/.exec(version) : null;
+  if (!match) fail(where, prop, version, 'must be a Kubernetes release version like "1.34.2"');
+  const minor = Number(match[1]);
+  const { oldest, newest } = SUPPORTED_KUBERNETES_MINORS;
+  const window = `1.${oldest} to 1.${newest}`;
+  const normalized = version.replace(/^v/, '');
+  if (minor >= oldest && minor <= newest) return { version: normalized };
+  if (!allowUnsupported || minor < OLDEST_RENDERABLE_KUBERNETES_MINOR) {
+    const override = minor < OLDEST_RENDERABLE_KUBERNETES_MINOR ? `releases before 1.${OLDEST_RENDERABLE_KUBERNETES_MINOR} cannot be rendered at all` : 'set allowUnsupportedKubernetesVersion: true to use it anyway, at your own risk';
+    fail(where, prop, version, `is outside the Kubernetes versions hakube supports (${window}); ${override}`);
+  }
+  return { version: normalized, warning: `kubernetesVersion ${normalized} is outside the supported versions (${window}): it was allowed by allowUnsupportedKubernetesVersion and is not tested` };
+}

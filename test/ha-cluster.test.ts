@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, TerraformStack, Testing } from 'cdktf';
 import { Construct } from 'constructs';
@@ -143,7 +143,11 @@ describe('HaCluster: seed 001 (external etcd)', () => {
 describe('topology rules', () => {
   it.each<[string, () => unknown, RegExp]>([
     ['even control plane', () => cluster({ controlPlane: hosts(2, 'master', 21) }), /ControlPlane app\/prod\/control-plane: hosts 2 is an even count/],
-    ['bad version', () => cluster({ kubernetesVersion: '1.21.0' }), /kubernetesVersion "1.21.0" must be a version like "1.31.2" \(1.22 or later\)/],
+    ['a version that is not one', () => cluster({ kubernetesVersion: '1.31' }), /ControlPlane app\/prod\/control-plane: kubernetesVersion "1.31" must be a Kubernetes release version like "1.34.2"/],
+    ['a minor older than the window', () => cluster({ kubernetesVersion: '1.27.5' }), /kubernetesVersion "1.27.5" is outside the Kubernetes versions hakube supports \(1.31 to 1.34\); set allowUnsupportedKubernetesVersion/],
+    ['a minor newer than the window', () => cluster({ kubernetesVersion: '1.99.0' }), /kubernetesVersion "1.99.0" is outside the Kubernetes versions hakube supports \(1.31 to 1.34\); set allowUnsupportedKubernetesVersion/],
+    ['1.22 without the override, with the same message', () => cluster({ kubernetesVersion: '1.22.0' }), /kubernetesVersion "1.22.0" is outside the Kubernetes versions hakube supports \(1.31 to 1.34\); set allowUnsupportedKubernetesVersion/],
+    ['a release too old to render even with the override', () => cluster({ kubernetesVersion: '1.21.0', allowUnsupportedKubernetesVersion: true }), /kubernetesVersion "1.21.0" is outside the Kubernetes versions hakube supports \(1.31 to 1.34\); releases before 1.22 cannot be rendered/],
     ['overlapping networks', () => cluster({ podSubnet: '10.96.0.0/16', cni: { plugin: 'calico' } }), /serviceSubnet "10.96.0.0\/12" overlaps podSubnet "?10.96.0.0\/16/],
     ['flannel with another pod subnet', () => cluster({ podSubnet: '10.200.0.0/16' }), /podSubnet "10.200.0.0\/16" differs from 10.244.0.0\/16/],
     ['a CNI manifest that is neither URL nor file', () => cluster({ cni: { manifest: '/nope.yaml' } }), /cni.manifest "\/nope.yaml" is neither an http\(s\) URL nor an existing file/],
@@ -174,10 +178,46 @@ describe('topology rules', () => {
 
   it('warns about a single control-plane host', async () => {
     const scope = new Construct(undefined as never, 'app');
-    new ControlPlane(scope, 'cp', { hosts: masters.slice(0, 1), kubernetesVersion: '1.30.4', endpoint: { address: '10.77.0.21' }, secretsDir: tempDir() });
+    new ControlPlane(scope, 'cp', { hosts: masters.slice(0, 1), kubernetesVersion: '1.34.2', endpoint: { address: '10.77.0.21' }, secretsDir: tempDir() });
     const plan = await Plan.of(scope);
     expect(plan.warnings).toEqual([expect.stringMatching(/single control-plane host is a single point of failure/)]);
+    expect(kubeadmDocs(plan, 'k8s-cp/master-1/init')[0].apiVersion).toBe('kubeadm.k8s.io/v1beta4');
+  });
+
+  it('lets a version outside the window through with the override, with a warning (and renders v1beta3 before 1.31)', async () => {
+    const scope = new Construct(undefined as never, 'app');
+    new ControlPlane(scope, 'cp', { hosts: masters, kubernetesVersion: '1.30.4', allowUnsupportedKubernetesVersion: true, endpoint: { address: '10.77.0.20' }, secretsDir: tempDir() });
+    const plan = await Plan.of(scope);
+    expect(plan.warnings).toEqual([expect.stringMatching(/kubernetesVersion 1.30.4 is outside the supported versions \(1.31 to 1.34\): it was allowed by allowUnsupportedKubernetesVersion/)]);
     expect(kubeadmDocs(plan, 'k8s-cp/master-1/init')[0].apiVersion).toBe('kubeadm.k8s.io/v1beta3');
+  });
+});
+
+describe('every prop is checked in the constructor, before anything is written', () => {
+  const base = (secretsDir: string): ControlPlaneProps => ({ hosts: masters, kubernetesVersion: '1.34.2', endpoint: { address: '10.77.0.20' }, secretsDir });
+  it.each<[string, Partial<ControlPlaneProps>, RegExp]>([
+    ['a taint key', { taints: [{ key: 'bad key', effect: 'NoSchedule' }] }, /taints.key "bad key" is not a taint key/],
+    ['a taint value', { taints: [{ key: 'gpu', value: '-x-', effect: 'NoSchedule' }] }, /taints.gpu.value "-x-" is not a taint value/],
+    ['a taint effect', { taints: [{ key: 'gpu', effect: 'Never' as never }] }, /taints.gpu.effect "Never" must be one of NoSchedule, PreferNoSchedule, NoExecute/],
+    ['an API server flag name', { apiServerExtraArgs: { '--audit-log-path': '/x' } }, /apiServerExtraArgs "--audit-log-path" is not a flag name/],
+    ['a controller-manager flag value', { controllerManagerExtraArgs: { 'v': '2\nrm -rf /' } }, /controllerManagerExtraArgs.v "2\\nrm -rf \/" contains a control character/],
+    ['a scheduler flag value that is not a string', { schedulerExtraArgs: { v: 2 as never } }, /schedulerExtraArgs.v 2 must be a string/],
+    ['a kubelet cgroup driver', { kubelet: { cgroupDriver: 'cgroupfs' as never } }, /kubelet.cgroupDriver "cgroupfs" must be "systemd"/],
+    ['a kubelet pod limit', { kubelet: { maxPods: 0 } }, /kubelet.maxPods 0 must be a positive integer/],
+    ['a kubelet reservation', { kubelet: { systemReserved: { cpu: '1 core' } } }, /kubelet.systemReserved.cpu "1 core" is not a quantity/],
+    ['an image repository', { imageRepository: 'https://registry.example.com/k8s' }, /imageRepository "https:\/\/registry.example.com\/k8s" is not an image repository/],
+  ])('%s', (_name, bad, message) => {
+    const secretsDir = join(tempDir(), 'secrets');
+    const scope = new Construct(undefined as never, 'app');
+    expect(() => new ControlPlane(scope, 'cp', { ...base(secretsDir), ...bad })).toThrow(new RegExp(`^ControlPlane app/cp: ${message.source}`));
+    expect(existsSync(secretsDir)).toBe(false);
+  });
+
+  it('a worker pool taint key and label, with the pool path', () => {
+    const { ha, secretsDir } = cluster();
+    expect(() => ha.addWorkerPool('gpu', { hosts: hosts(1, 'gpu', 70), taints: [{ key: 'a/b/c', effect: 'NoSchedule' }] })).toThrow(/^WorkerPool app\/prod\/gpu: taints.key "a\/b\/c" is not a taint key/);
+    expect(() => ha.addWorkerPool('lbl', { hosts: hosts(1, 'lbl', 80), labels: { 'team': 'x'.repeat(64) } })).toThrow(/^WorkerPool app\/prod\/lbl: labels.team "x{64}" is not a Kubernetes label value/);
+    expect(readdirSync(secretsDir)).toEqual([]);
   });
 });
 

@@ -25,7 +25,7 @@
  */
 import * as yaml from 'js-yaml';
 import { isIP } from 'node:net';
-import { fail, isAbsolutePath, isHostname, isHttpUrl, isPort } from '../validate.js';
+import { TAINT_EFFECTS, checkExtraArgs, checkKubeletSettings, checkTaints, fail, isAbsolutePath, isHostname, isHttpUrl, isImageRepository, isPort } from '../validate.js';
 
 // ---------------------------------------------------------------------------
 // Versions
@@ -124,7 +124,7 @@ export type EtcdInput =
     };
 
 /** What a taint does to pods that do not tolerate it. */
-export type TaintEffect = 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+export type TaintEffect = (typeof TAINT_EFFECTS)[number];
 
 /** A node taint, e.g. `{ key: 'gpu', value: 'true', effect: 'NoSchedule' }`. */
 export interface TaintInput {
@@ -278,14 +278,7 @@ const BOOTSTRAP_TOKEN = /^[a-z0-9]{6}\.[a-z0-9]{16}$/;
 /** A Go duration of hours, minutes and whole seconds ("24h0m0s", "90m", "0s"). */
 const DURATION = /^(?=\d)(\d+h)?(\d+m)?(\d+s)?$/;
 const CA_CERT_HASH = /^sha256:[0-9a-f]{64}$/;
-const ARG_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const CRI_SOCKET = /^unix:\/\/\/[A-Za-z0-9._/-]+$/;
-const IMAGE_REPOSITORY = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(\/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*$/;
-const TAINT_KEY = /^([a-z0-9]([a-z0-9.-]*[a-z0-9])?\/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
-const LABEL_VALUE = /^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$/;
-const RESOURCE_KEY = /^[a-z0-9]([a-z0-9./-]*[a-z0-9])?$/;
-const RESOURCE_VALUE = /^[0-9A-Za-z.%+-]+$/;
-const TAINT_EFFECTS: readonly TaintEffect[] = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'];
 
 /**
  * `kubeadm init --config`: InitConfiguration, ClusterConfiguration and KubeletConfiguration as one
@@ -344,7 +337,7 @@ export function renderInitConfig(cluster: ClusterConfigInput, init: InitConfigIn
   if (cluster.imageRepository !== undefined) {
     clusterDoc.imageRepository = check(
       cluster.imageRepository,
-      IMAGE_REPOSITORY.test(cluster.imageRepository),
+      isImageRepository(cluster.imageRepository),
       'imageRepository',
       'is not a registry path like "registry.example.com:5000/k8s"',
     );
@@ -397,23 +390,13 @@ function kubeletDoc(k: KubeletConfigInput): Doc {
     cgroupDriver: k.cgroupDriver ?? 'systemd',
     rotateCertificates: k.rotateCertificates ?? true,
   };
-  if (doc.cgroupDriver !== 'systemd') {
-    fail(WHERE, 'kubelet.cgroupDriver', k.cgroupDriver, 'must be "systemd" (containerd is configured with SystemdCgroup = true)');
-  }
+  checkKubeletSettings(WHERE, 'kubelet', k);
   if (k.serverTLSBootstrap !== undefined) doc.serverTLSBootstrap = k.serverTLSBootstrap;
   if (k.protectKernelDefaults !== undefined) doc.protectKernelDefaults = k.protectKernelDefaults;
-  if (k.maxPods !== undefined) {
-    if (!Number.isInteger(k.maxPods) || k.maxPods < 1) fail(WHERE, 'kubelet.maxPods', k.maxPods, 'must be a positive integer');
-    doc.maxPods = k.maxPods;
-  }
+  if (k.maxPods !== undefined) doc.maxPods = k.maxPods;
   for (const field of ['systemReserved', 'kubeReserved', 'evictionHard'] as const) {
     const map = k[field];
-    if (map === undefined) continue;
-    for (const [key, value] of Object.entries(map)) {
-      if (!RESOURCE_KEY.test(key)) fail(WHERE, `kubelet.${field}`, key, 'is not a resource or signal name');
-      if (typeof value !== 'string' || !RESOURCE_VALUE.test(value)) fail(WHERE, `kubelet.${field}.${key}`, value, 'is not a quantity');
-    }
-    if (Object.keys(map).length > 0) doc[field] = { ...map };
+    if (map !== undefined && Object.keys(map).length > 0) doc[field] = { ...map };
   }
   return doc;
 }
@@ -429,10 +412,8 @@ function nodeRegistration(n: NodeRegistrationInput, v4: boolean): NodeRegistrati
     ),
   };
   if (n.taints !== undefined) {
+    checkTaints(WHERE, 'nodeRegistration.taints', n.taints);
     out.taints = n.taints.map((t) => {
-      if (!TAINT_KEY.test(t.key)) fail(WHERE, 'nodeRegistration.taints.key', t.key, 'is not a qualified name');
-      if (t.value !== undefined && !LABEL_VALUE.test(t.value)) fail(WHERE, 'nodeRegistration.taints.value', t.value, 'is not a label value');
-      if (!TAINT_EFFECTS.includes(t.effect)) fail(WHERE, 'nodeRegistration.taints.effect', t.effect, `must be one of ${TAINT_EFFECTS.join(', ')}`);
       return t.value !== undefined && t.value !== '' ? { key: t.key, value: t.value, effect: t.effect } : { key: t.key, effect: t.effect };
     });
   }
@@ -466,13 +447,8 @@ function etcd(e: EtcdInput, v4: boolean): object {
 
 /** `{ extraArgs }` in the version's shape, or `{}` when there are none. Sorted by flag name. */
 function argsField(args: ExtraArgs, v4: boolean, prop: string): { extraArgs?: Args } {
+  checkExtraArgs(WHERE, prop, args);
   const names = Object.keys(args).sort();
-  for (const name of names) {
-    if (!ARG_NAME.test(name)) fail(WHERE, prop, name, 'is not a flag name (no leading dashes, no "=")');
-    const value = args[name];
-    if (typeof value !== 'string') fail(WHERE, `${prop}.${name}`, value, 'must be a string');
-    if (/[\u0000-\u001f\u007f]/.test(value)) fail(WHERE, `${prop}.${name}`, value, 'contains a control character');
-  }
   if (names.length === 0) return {};
   return {
     extraArgs: v4
