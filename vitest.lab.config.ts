@@ -6,6 +6,7 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   test: {
+    globalSetup: ['test/engine-setup.ts'],
     include: ['test/lab/**/*.e2e.test.ts'],
     fileParallelism: false,
     testTimeout: 600_000,

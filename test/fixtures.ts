@@ -55,3 +55,10 @@ export function secretMarkers(secretsDir: string): string[] {
   }
   return markers;
 }
+
+/** The Terraform-compatible binary the tests run (resolved by test/engine-setup.ts). */
+export function engineBinary(): string {
+  const binary = process.env.TERRAFORM_BINARY_NAME;
+  if (!binary) throw new Error('TERRAFORM_BINARY_NAME is not set: run the tests through vitest (test/engine-setup.ts sets it)');
+  return binary;
+}

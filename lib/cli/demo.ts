@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import type { Construct } from 'constructs';
 import { EtcdCluster } from '../../constructs/etcd-cluster.js';
 import { LoadBalancerVip } from '../../constructs/load-balancer-vip.js';
+import { buildOpentofu } from '../build/opentofu.js';
+import { type Engine, engineEnv, findEngine } from '../engine.js';
 import type { Host } from '../inventory.js';
 import { labPaths, labSsh, labUp } from '../lab/index.js';
 import { etcdctlTlsArgs } from '../render/etcd.js';
@@ -36,14 +37,12 @@ const TLS = etcdctlTlsArgs();
  * haproxy + keepalived VIP) with `cdktf deploy`, then show the cluster's health, members, and who holds the VIP. Run from the project root.
  */
 export async function runDemo(projectDir: string = process.cwd()): Promise<number> {
+  const engine = await demoEngine(projectDir);
   const up = await labUp({ hosts: 3, projectDir });
   const members = up.inventory.hosts.slice(0, 3);
-  console.error(`\nhakube demo: deploying etcd to ${members.map((h) => `${h.name} (${h.address})`).join(', ')} with cdktf deploy\n`);
+  console.error(`\nhakube demo: deploying etcd to ${members.map((h) => `${h.name} (${h.address})`).join(', ')} with cdktf deploy (${engine.version}, ${engine.binary})\n`);
   const started = Date.now();
-  const env: NodeJS.ProcessEnv = { ...process.env, CHECKPOINT_DISABLE: '1' };
-  // a CLI config path that does not exist only makes Terraform print a warning box on every call
-  if (env.TF_CLI_CONFIG_FILE && !existsSync(env.TF_CLI_CONFIG_FILE)) delete env.TF_CLI_CONFIG_FILE;
-  const deploy = spawnSync('npx', ['cdktf', 'deploy', '--auto-approve', 'demo'], { cwd: projectDir, stdio: 'inherit', env });
+  const deploy = spawnSync('npx', ['cdktf', 'deploy', '--auto-approve', 'demo'], { cwd: projectDir, stdio: 'inherit', env: engineEnv(engine) });
   if (deploy.status !== 0) {
     console.error(`hakube demo: cdktf deploy failed (exit ${deploy.status})`);
     return 1;
@@ -69,4 +68,13 @@ export async function runDemo(projectDir: string = process.cwd()): Promise<numbe
     if (r.stdout.includes('held')) process.stdout.write(`VIP ${DEMO_VIP} is held by ${host.name} (keepalived)\n`);
   }
   return health.ok && vip.ok ? 0 : 1;
+}
+
+/** Terraform or OpenTofu as found; on a machine with neither, OpenTofu built from its Go module (cached). */
+async function demoEngine(projectDir: string): Promise<Engine> {
+  const found = findEngine(projectDir);
+  if (found) return found;
+  console.error('hakube demo: neither terraform nor tofu is on the PATH: building OpenTofu from its Go module');
+  await buildOpentofu(projectDir);
+  return findEngine(projectDir)!;
 }

@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { LAB_USAGE, UsageError, labCommand } from '../lab/cli.js';
 import { existsSync } from 'node:fs';
 import { labInventoryPath } from '../lab/index.js';
+import { BUILD_USAGE, buildCommand } from './build.js';
 import { runDemo } from './demo.js';
 import { IDENTITIES_USAGE, identitiesCommand } from './identities.js';
 
@@ -28,6 +29,7 @@ const VERBS: Readonly<Record<string, Verb>> = {
     usage: IDENTITIES_USAGE,
     run: (args) => identitiesCommand(args, () => (existsSync('hosts.yaml') ? 'hosts.yaml' : labInventoryPath())),
   },
+  build: { summary: 'build a pinned tool from its Go module into the machine-wide cache (opentofu)', usage: BUILD_USAGE, run: (args) => buildCommand(args) },
   demo: {
     summary: 'lab up, then cdktf deploy the root app (3-member TLS etcd behind a VIP) and print its health',
     usage: 'usage: hakube demo\n\nRun from the project root as root: boots the local lab (3 hosts), runs `cdktf deploy` of main.ts, prints etcd health.',

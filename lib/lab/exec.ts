@@ -21,6 +21,8 @@ export interface RunOptions {
   readonly input?: string;
   /** Kill the command after this many milliseconds. @default no limit */
   readonly timeoutMs?: number;
+  /** Working directory. @default the current directory */
+  readonly cwd?: string;
 }
 
 /** Machine PATH used for every command the lab runs (sbin included: tools live there on Debian). */
@@ -33,6 +35,7 @@ function commandEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 /** Run a command to completion; never throws for a non-zero exit. */
 export function tryRun(cmd: string, args: readonly string[], options: RunOptions = {}): RunResult {
   const result = spawnSync(cmd, args, {
+    cwd: options.cwd,
     env: commandEnv(options.env),
     input: options.input,
     stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
@@ -58,7 +61,7 @@ export function runAsync(
   options: RunOptions & { onLine?: (line: string) => void } = {},
 ): Promise<RunResult> {
   return new Promise((resolvePromise) => {
-    const child = spawn(cmd, args, { env: commandEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd: options.cwd, env: commandEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     const timer = options.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), options.timeoutMs) : undefined;

@@ -7,6 +7,7 @@ import type { Inventory } from '../../lib/inventory.js';
 import { labPaths, labSsh, labStatus, labUp } from '../../lib/lab/index.js';
 import { Plan } from '../../lib/plan/index.js';
 import type { Construct } from 'constructs';
+import { engineBinary } from '../fixtures.js';
 
 export const projectDir = join(import.meta.dirname, '..', '..');
 
@@ -31,10 +32,15 @@ export interface Tf {
   seconds: number;
 }
 
-/** Run terraform in a stack dir; output is kept for assertions and echoed on failure. */
+/** Run the engine (Terraform or OpenTofu, see test/engine-setup.ts) in a stack dir; output is kept for assertions and echoed on failure. */
 export function terraform(stackDir: string, ...args: string[]): Tf {
+  return runEngine(engineBinary(), stackDir, ...args);
+}
+
+/** Run `binary` (a Terraform-compatible engine) in a stack dir. */
+export function runEngine(binary: string, stackDir: string, ...args: string[]): Tf {
   const started = Date.now();
-  const result = spawnSync('terraform', [...args, '-no-color'], {
+  const result = spawnSync(binary, [...args, '-no-color'], {
     cwd: stackDir,
     encoding: 'utf8',
     env: { ...process.env, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1' },

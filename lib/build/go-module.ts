@@ -1,0 +1,126 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LabError, runAsync, tryRun } from '../lab/exec.js';
+import { Progress } from '../lab/progress.js';
+
+/** Machine-wide cache of built artifacts, kept across `lab down` and shared by every checkout on the machine. */
+export const BUILD_CACHE_DIR = '/var/cache/hakube/build';
+
+/** The Go toolchain the project's machines have; `go` on the PATH is used when it is not there. */
+export const GO_BINARY = existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : 'go';
+
+/** Written last into an artifact's cache dir: present means the build finished. */
+const COMPLETE = '.complete';
+
+/** One command built from a wrapper module. */
+export interface GoCommand {
+  /** Name of the binary written into the artifact's `bin/`. */
+  readonly name: string;
+  /** Import path of its main package, required by the wrapper module. */
+  readonly pkg: string;
+  /** Linker flags (e.g. `-X` version stamps). @default "-s -w" */
+  readonly ldflags?: string;
+}
+
+/** How to build a set of Go commands from a wrapper module committed in the project (`go.mod` + `go.sum`). */
+export interface GoRecipe {
+  /** Artifact name, the prefix of its cache dir. */
+  readonly name: string;
+  /** Directory of the wrapper module. */
+  readonly moduleDir: string;
+  /** Commands to build. */
+  readonly commands: readonly GoCommand[];
+  /** Said before a cold build starts, e.g. how long it takes. @default nothing */
+  readonly coldNotice?: string;
+}
+
+/** A built artifact in the cache. */
+export interface GoArtifact {
+  /** The artifact's cache dir; binaries are in `<dir>/bin/`. */
+  readonly dir: string;
+  /** Path of each built command, by name. */
+  readonly bin: Readonly<Record<string, string>>;
+  /** Whether this call built it (false: it was in the cache). */
+  readonly built: boolean;
+  /** Wall seconds of this call. */
+  readonly seconds: number;
+}
+
+/**
+ * The recipe hash: everything that goes into the binaries — the wrapper's go.mod and go.sum, the commands with
+ * their flags, the Go version and target. A change to any of them is a new cache entry.
+ */
+export function recipeHash(recipe: GoRecipe, goVersion: string = readGoVersion()): string {
+  const hash = createHash('sha256');
+  for (const file of ['go.mod', 'go.sum']) hash.update(`${file}\0${readFileSync(join(recipe.moduleDir, file))}\0`);
+  hash.update(JSON.stringify({ commands: recipe.commands, goVersion, env: BUILD_ENV }));
+  return hash.digest('hex').slice(0, 16);
+}
+
+/** Where `recipe`'s artifact lives in the cache. */
+export function artifactDir(recipe: GoRecipe, goVersion?: string): string {
+  return join(BUILD_CACHE_DIR, `${recipe.name}-${recipeHash(recipe, goVersion)}`);
+}
+
+/** Static, reproducible binaries that run on any Linux of the architecture. */
+const BUILD_ENV = { CGO_ENABLED: '0', GOFLAGS: '-mod=readonly -trimpath', GOTOOLCHAIN: 'local' };
+
+/** The cached artifact of `recipe` when it is complete, else undefined. */
+export function cachedArtifact(recipe: GoRecipe): GoArtifact | undefined {
+  const dir = artifactDir(recipe);
+  return existsSync(join(dir, COMPLETE)) ? { dir, bin: binaries(recipe, dir), built: false, seconds: 0 } : undefined;
+}
+
+/**
+ * Build `recipe` unless its artifact is already cached. The build writes into a private directory that is renamed
+ * into place only when every command built, so an interrupted build never leaves a half artifact behind. Progress
+ * (elapsed time, packages compiled) goes to stderr.
+ */
+export async function buildGoRecipe(recipe: GoRecipe): Promise<GoArtifact> {
+  const started = Date.now();
+  const cached = cachedArtifact(recipe);
+  if (cached) return cached;
+  const dir = artifactDir(recipe);
+  const partial = `${dir}.partial-${process.pid}`;
+  rmSync(partial, { recursive: true, force: true });
+  mkdirSync(join(partial, 'bin'), { recursive: true });
+  if (recipe.coldNotice) process.stderr.write(`build: ${recipe.name} is not in the cache (${dir}): ${recipe.coldNotice}\n`);
+  try {
+    for (const command of recipe.commands) await buildCommand(recipe, command, join(partial, 'bin', command.name));
+    writeFileSync(join(partial, COMPLETE), `${JSON.stringify({ recipe: recipe.name, commands: recipe.commands.map((c) => c.name), builtAt: new Date().toISOString() })}\n`);
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(partial, dir);
+  } finally {
+    rmSync(partial, { recursive: true, force: true });
+  }
+  return { dir, bin: binaries(recipe, dir), built: true, seconds: (Date.now() - started) / 1000 };
+}
+
+async function buildCommand(recipe: GoRecipe, command: GoCommand, output: string): Promise<void> {
+  const progress = new Progress(`go build ${command.name} (${recipe.name})`);
+  let compiled = 0;
+  const result = await runAsync(GO_BINARY, ['build', '-v', '-ldflags', command.ldflags ?? '-s -w', '-o', output, command.pkg], {
+    cwd: recipe.moduleDir,
+    env: BUILD_ENV,
+    onLine: (line) => {
+      if (/^[\w.-]+(\/[\w.~-]+)*$/.test(line.trim())) progress.update(`${++compiled} packages`);
+    },
+  });
+  if (!result.ok) {
+    progress.fail();
+    throw new LabError(`go build of ${command.pkg} in ${recipe.moduleDir} failed (exit ${result.code}):\n${result.stderr.trim().split('\n').slice(-30).join('\n')}`);
+  }
+  progress.done(`${compiled} packages compiled`);
+}
+
+function binaries(recipe: GoRecipe, dir: string): Record<string, string> {
+  return Object.fromEntries(recipe.commands.map((c) => [c.name, join(dir, 'bin', c.name)]));
+}
+
+/** `go1.26.8 linux/amd64`, the part of `go version` that decides the binaries. */
+export function readGoVersion(): string {
+  const result = tryRun(GO_BINARY, ['version'], { env: { GOTOOLCHAIN: 'local' } });
+  if (!result.ok) throw new LabError(`Go is needed to build the lab's artifacts and was not found (${GO_BINARY}): install it at /usr/local/go`);
+  return result.stdout.trim().replace(/^go version /, '');
+}
