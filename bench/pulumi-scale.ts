@@ -19,6 +19,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { PulumiProvisioner } from '../lib/backends/pulumi.js';
 import { Host } from '../lib/inventory.js';
 import { Plan, type StepSpec } from '../lib/plan/index.js';
+import { SecretStore } from '../lib/pki/index.js';
 
 type Mode = 'per-step' | 'per-host';
 
@@ -32,7 +33,7 @@ export function syntheticPlan(workers: number): Plan {
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyPath]);
   writeFileSync(join(dir, 'ca.crt'), '-----BEGIN CERTIFICATE-----\nbench-ca\n-----END CERTIFICATE-----\n');
   writeFileSync(join(dir, 'join-token'), 'abcdef.0123456789abcdef\n', { mode: 0o600 });
-  const secret = (file: string) => ({ dir, file });
+  const secret = (file: string) => new SecretStore(dir).ref(file);
   const body = (what: string) => `echo ${what}\n${'# a realistic script body, about 2 KB\n'.repeat(55)}`;
   const cp = new Host({ name: 'cp-1', address: '10.0.0.10', privateKeyPath: keyPath });
   const specs: StepSpec[] = [

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type Host, assertUniqueHosts } from '../lib/inventory.js';
 import { type PlanContributor, type StepFile, type StepSpec, addWarning } from '../lib/plan/index.js';
-import { SecretStore } from '../lib/pki/index.js';
+import { type SecretStore, secretStoreFor } from '../lib/pki/index.js';
 import {
   BOOTSTRAP_TOKEN_FILE,
   KUBEADM_PKI_DIR,
@@ -177,7 +177,7 @@ export class ControlPlane extends Construct implements PlanContributor {
     this.clusterName = props.clusterName ?? id;
     if (!isHostname(this.clusterName) || this.clusterName.includes('.')) fail(where, 'clusterName', this.clusterName, 'must be lowercase letters, digits and "-"');
     this.secretsDir = props.secretsDir ?? `.hakube/${this.clusterName}`;
-    this.store = new SecretStore(this.secretsDir);
+    this.store = secretStoreFor(this, this.secretsDir);
 
     // the endpoint, and the load balancer in front of the API servers
     let endpointHost: string;
@@ -293,7 +293,7 @@ export class ControlPlane extends Construct implements PlanContributor {
       title: `Join ${host.name} to ${this.clusterName} as a ${options.controlPlane ? 'control-plane node' : 'worker'}`,
       files: [
         ...(options.controlPlane ? await this.controlPlaneFiles(pki) : []),
-        { path: KUBERNETES_PATHS.joinConfig, mode: '0600', secret: { dir: this.store.dir, file: stored } },
+        { path: KUBERNETES_PATHS.joinConfig, mode: '0600', secret: this.store.ref(stored) },
       ],
       script: renderKubeadmJoinScript(options.controlPlane),
       after: [this.stepId(host, 'kube-packages'), ...options.after],
@@ -351,7 +351,7 @@ export class ControlPlane extends Construct implements PlanContributor {
       title: `Initialise the control plane of ${this.clusterName} on ${first.name} (kubeadm init)`,
       files: [
         ...(await this.controlPlaneFiles(pki)),
-        { path: KUBERNETES_PATHS.initConfig, mode: '0600', secret: { dir: this.store.dir, file: initStored } },
+        { path: KUBERNETES_PATHS.initConfig, mode: '0600', secret: this.store.ref(initStored) },
       ],
       script: renderKubeadmInitScript(),
       after: [this.stepId(first, 'kube-packages'), ...before],
@@ -360,7 +360,7 @@ export class ControlPlane extends Construct implements PlanContributor {
       id: this.joinReadyStepId,
       host: first,
       title: `Make sure the bootstrap token of ${this.clusterName} is valid for the joins`,
-      files: [{ path: KUBERNETES_PATHS.bootstrapToken, mode: '0600', secret: { dir: this.store.dir, file: BOOTSTRAP_TOKEN_FILE } }],
+      files: [{ path: KUBERNETES_PATHS.bootstrapToken, mode: '0600', secret: this.store.ref(BOOTSTRAP_TOKEN_FILE) }],
       script: renderBootstrapTokenScript(ttl, [...others.map((h) => h.name), ...this.joiners.map((j) => j.host.name)].sort()),
       after: [this.initStepId],
     });
@@ -417,12 +417,11 @@ export class ControlPlane extends Construct implements PlanContributor {
   private async controlPlaneFiles(pki: KubernetesPkiFiles): Promise<StepFile[]> {
     if (this.etcd === 'stacked') return kubeadmPkiStepFiles(this.store, pki, { etcd: 'stacked' });
     const client = await this.etcd.clientCertificate('apiserver-etcd-client', 'kube-apiserver-etcd-client');
-    const external = (path: string, file: string, mode: string): StepFile => ({ path, mode, secret: { dir: client.secretsDir, file } });
     return [
       ...kubeadmPkiStepFiles(this.store, pki, { etcd: 'external' }),
-      external(`${KUBEADM_PKI_DIR}/etcd/ca.crt`, client.ca, '0644'),
-      external(`${KUBEADM_PKI_DIR}/apiserver-etcd-client.crt`, client.certificate, '0644'),
-      external(`${KUBEADM_PKI_DIR}/apiserver-etcd-client.key`, client.key, '0600'),
+      { path: `${KUBEADM_PKI_DIR}/etcd/ca.crt`, mode: '0644', secret: client.ca },
+      { path: `${KUBEADM_PKI_DIR}/apiserver-etcd-client.crt`, mode: '0644', secret: client.certificate },
+      { path: `${KUBEADM_PKI_DIR}/apiserver-etcd-client.key`, mode: '0600', secret: client.key },
     ];
   }
 

@@ -1,8 +1,8 @@
 import { Construct } from 'constructs';
 import type { Host } from '../lib/inventory.js';
 import { assertUniqueHosts } from '../lib/inventory.js';
-import { type PlanContributor, type StepFile, type StepSpec, addWarning } from '../lib/plan/index.js';
-import { type CaFiles, type IssuedFiles, SecretStore, randomToken } from '../lib/pki/index.js';
+import { type PlanContributor, type SecretRef, type StepFile, type StepSpec, addWarning } from '../lib/plan/index.js';
+import { type CaFiles, type IssuedFiles, type SecretStore, secretStoreFor } from '../lib/pki/index.js';
 import {
   ETCD_PATHS,
   ETCD_RELEASE_BASE_URL,
@@ -54,11 +54,14 @@ export interface EtcdClusterProps {
 }
 
 /** Certificates other constructs need to talk to the cluster (paths inside `secretsDir`). */
+/** A client certificate of an etcd cluster, as references into its secrets directory that steps can copy. */
 export interface EtcdClientCertificates {
-  readonly secretsDir: string;
-  readonly ca: string;
-  readonly certificate: string;
-  readonly key: string;
+  /** The cluster's CA certificate. */
+  readonly ca: SecretRef;
+  /** The client certificate. */
+  readonly certificate: SecretRef;
+  /** Its private key. */
+  readonly key: SecretRef;
 }
 
 /**
@@ -123,7 +126,7 @@ export class EtcdCluster extends Construct implements PlanContributor {
       if (!isIpAddress(san) && !isHostname(san)) fail(where, 'extraCertificateSans', san, 'is neither an IP address nor a DNS name');
     }
     this.secretsDir = props.secretsDir ?? `.hakube/${this.clusterName}`;
-    this.store = new SecretStore(this.secretsDir);
+    this.store = secretStoreFor(this, this.secretsDir);
 
     this.members = Object.freeze([...members]);
     this.quorum = quorum;
@@ -145,12 +148,12 @@ export class EtcdCluster extends Construct implements PlanContributor {
   async clientCertificate(name: string, commonName: string): Promise<EtcdClientCertificates> {
     const ca = await this.ca();
     const issued = await this.store.ensureCertificate(ca, { name: `etcd/${name}`, commonName, usages: ['client'] });
-    return { secretsDir: this.store.dir, ca: ca.certificate, certificate: issued.certificate, key: issued.key };
+    return { ca: this.store.ref(ca.certificate), certificate: this.store.ref(issued.certificate), key: this.store.ref(issued.key) };
   }
 
   async planSteps(): Promise<StepSpec[]> {
     const ca = await this.ca();
-    const token = this.store.ensureText('etcd/cluster-token', () => `${this.clusterName}-${randomToken(16)}`).trim();
+    const token = this.store.ensureText('etcd/cluster-token', (token) => `${this.clusterName}-${token(16)}`).trim();
     const healthClient = await this.store.ensureCertificate(ca, {
       name: 'etcd/healthcheck-client',
       commonName: 'hakube-etcd-healthcheck',
@@ -229,7 +232,7 @@ export class EtcdCluster extends Construct implements PlanContributor {
   }
 
   private secretFile(file: string, name: string, mode: string, owner = 'root:root'): StepFile {
-    return { path: `${ETCD_PATHS.pkiDir}/${name}`, mode, owner, secret: { dir: this.store.dir, file } };
+    return { path: `${ETCD_PATHS.pkiDir}/${name}`, mode, owner, secret: this.store.ref(file) };
   }
 
   private pair(issued: IssuedFiles, name: string, owner: string): StepFile[] {

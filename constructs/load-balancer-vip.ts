@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import type { Host } from '../lib/inventory.js';
 import { assertUniqueHosts } from '../lib/inventory.js';
 import { type PlanContributor, type StepSpec, addWarning } from '../lib/plan/index.js';
-import { SecretStore, randomToken } from '../lib/pki/index.js';
+import { type SecretStore, secretStoreFor } from '../lib/pki/index.js';
 import { HAPROXY_PATHS, type HaproxyBackendCheck, renderHaproxyConfig } from '../lib/render/haproxy.js';
 import {
   KEEPALIVED_PATHS,
@@ -177,7 +177,7 @@ export class LoadBalancerVip extends Construct implements PlanContributor {
     this.track = Object.freeze(checkTrack(where, props, this.nopreempt, this.priorities));
 
     this.secretsDir = props.secretsDir ?? `.hakube/${this.name}`;
-    this.store = new SecretStore(this.secretsDir);
+    this.store = secretStoreFor(this, this.secretsDir);
     for (const backend of props.backends ?? []) this.addBackend(backend);
 
     if (hosts.length < 2) {
@@ -248,7 +248,7 @@ export class LoadBalancerVip extends Construct implements PlanContributor {
 
   async planSteps(): Promise<StepSpec[]> {
     const authFile = `keepalived/${this.name}-vrrp-auth.conf`;
-    const auth = this.store.ensureText(authFile, () => renderKeepalivedAuth(this.name, randomToken(8), randomToken(32)));
+    const auth = this.store.ensureText(authFile, (token) => renderKeepalivedAuth(this.name, token(8), token(32)));
     if (parseKeepalivedAuth(auth) === undefined) {
       throw new ValidationError(`${this.where}: ${this.store.path(authFile)} is not an authentication block hakube wrote; delete it to generate a new VRRP password`);
     }
@@ -295,7 +295,7 @@ export class LoadBalancerVip extends Construct implements PlanContributor {
         files: [
           { path: HAPROXY_PATHS.candidate, mode: '0644', content: haproxyCfg },
           { path: KEEPALIVED_PATHS.candidate, mode: '0644', content: keepalivedConf },
-          { path: KEEPALIVED_PATHS.authInclude, mode: '0600', secret: { dir: this.store.dir, file: authFile } },
+          { path: KEEPALIVED_PATHS.authInclude, mode: '0600', secret: this.store.ref(authFile) },
           { path: KEEPALIVED_PATHS.checkScript, mode: '0755', content: checkScript },
         ],
         script: renderLbConfigureScript({ interface: iface, vip: this.vip, statsSocket: this.statsSocket }),

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, TerraformStack, Testing } from 'cdktf';
 import { describe, expect, it } from 'vitest';
@@ -7,7 +7,8 @@ import { EtcdCluster } from '../constructs/etcd-cluster.js';
 import { TerraformProvisioner, escapeTemplate } from '../lib/backends/cdktf.js';
 import { Host } from '../lib/inventory.js';
 import { Plan } from '../lib/plan/index.js';
-import { hosts, readTree, secretMarkers, tempDir } from './fixtures.js';
+import { PLACEHOLDER_SECRETS_CONTEXT } from '../lib/pki/index.js';
+import { engineBinary, hosts, projectRoot, readTree, secretMarkers, tempDir } from './fixtures.js';
 
 async function synth(options: { resourceType?: 'terraform_data' | 'null_resource'; members?: Host[] } = {}) {
   const secretsDir = tempDir();
@@ -33,8 +34,10 @@ describe('TerraformProvisioner (cdktf)', () => {
     expect(configure.depends_on).toEqual(['terraform_data.etcd-lab_node-1_configure', 'terraform_data.etcd-lab_node-2_install']);
     expect(configure.connection).toEqual({
       type: 'ssh', host: '10.77.0.12', port: 22, user: 'root', timeout: '5m', agent: 'false',
-      private_key: '${file(pathexpand("/keys/id_ed25519"))}',
+      private_key: '${file(pathexpand(var.ssh_private_key_1))}',
     });
+    // one variable per key path, whose default is the path: the key itself is read only when a step connects
+    expect((json as any).variable).toEqual({ ssh_private_key_1: expect.objectContaining({ type: 'string', default: '/keys/id_ed25519' }) });
     const provisioners = configure.provisioner as Array<Record<string, any>>;
     expect(provisioners.map((p) => Object.keys(p)[0])).toEqual(['remote-exec', ...step.files.map(() => 'file'), 'file', 'remote-exec']);
     expect(provisioners[0]['remote-exec'].inline).toEqual(['umask 077 && mkdir -p /root/.hakube-stage && rm -rf /root/.hakube-stage/etcd-lab_node-2_configure && mkdir /root/.hakube-stage/etcd-lab_node-2_configure']);
@@ -51,8 +54,9 @@ describe('TerraformProvisioner (cdktf)', () => {
     const { json } = await synth({ members });
     expect(json.resource.terraform_data['etcd-lab_a_install'].connection).toEqual({
       type: 'ssh', host: '10.0.0.1', port: 22, user: 'root', timeout: '5m', agent: 'true', host_key: 'ssh-ed25519 AAAAC3Nza',
-      bastion_host: '10.0.0.254', bastion_port: 22, bastion_user: 'jump', bastion_private_key: '${file(pathexpand("~/.ssh/jump"))}',
+      bastion_host: '10.0.0.254', bastion_port: 22, bastion_user: 'jump', bastion_private_key: '${file(pathexpand(var.ssh_private_key_1))}',
     });
+    expect((json as any).variable.ssh_private_key_1.default).toBe('~/.ssh/jump');
   });
 
   it('escapes Terraform template syntax in scripts and files', () => {
@@ -67,16 +71,37 @@ describe('TerraformProvisioner (cdktf)', () => {
     expect((json as any).terraform.required_providers.null.source).toBe('null');
   });
 
-  it('passes terraform validate (terraform_data needs no provider download)', async () => {
-    const keyPath = join(tempDir(), 'id_ed25519');
-    writeFileSync(keyPath, 'not a real key: terraform validate only checks that the file exists\n');
+  it('validates and plans without the SSH key file (a CI job that only checks infrastructure code)', async () => {
+    const keyPath = join(tempDir(), 'absent', 'id_ed25519');
     const members = hosts(3).map((h) => new Host({ name: h.name, address: h.address, privateKeyPath: keyPath }));
-    const { stackDir } = await synth({ members });
+    const { stackDir, plan } = await synth({ members });
     const env = { ...process.env, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1' };
-    execFileSync('terraform', ['init', '-backend=false', '-input=false', '-no-color'], { cwd: stackDir, env, stdio: 'pipe' });
-    const out = JSON.parse(execFileSync('terraform', ['validate', '-json', '-no-color'], { cwd: stackDir, env, encoding: 'utf8' }));
-    expect(out.valid).toBe(true);
-    expect(out.error_count).toBe(0);
+    execFileSync(engineBinary(), ['init', '-input=false', '-no-color'], { cwd: stackDir, env, stdio: 'pipe' });
+    const out = JSON.parse(execFileSync(engineBinary(), ['validate', '-json', '-no-color'], { cwd: stackDir, env, encoding: 'utf8' }));
+    expect(out).toMatchObject({ valid: true, error_count: 0 });
+    const planned = execFileSync(engineBinary(), ['plan', '-input=false', '-no-color', '-out=tfplan'], { cwd: stackDir, env, encoding: 'utf8' });
+    expect(planned).toContain(`Plan: ${plan.steps.length} to add, 0 to change, 0 to destroy`);
+  });
+
+  it('names secrets inside the project relative to the stack directory, and others as given', async () => {
+    const project = tempDir('hakube-project-');
+    const cwd = process.cwd();
+    process.chdir(project);
+    try {
+      const app = new App({ outdir: 'cdktf.out' });
+      const stack = new TerraformStack(app, 'etcd');
+      const outside = tempDir();
+      new EtcdCluster(stack, 'in', { members: hosts(1), secretsDir: '.hakube/in' });
+      new EtcdCluster(stack, 'out', { members: hosts(1, 'far', 51), secretsDir: outside });
+      new TerraformProvisioner(stack, 'provision', { plan: await Plan.of(stack) });
+      const json = JSON.parse(Testing.synth(stack));
+      const sources = (id: string) => (json.resource.terraform_data[id].provisioner as Array<Record<string, any>>).flatMap((p) => (p.file?.source ? [p.file.source] : []));
+      expect(sources('etcd-in_node-1_configure')).toContain('../../../.hakube/in/etcd/ca.crt');
+      expect(sources('etcd-out_far-1_configure')).toContain(join(outside, 'etcd/ca.crt'));
+      expect(JSON.stringify(json)).not.toContain(project);
+    } finally {
+      process.chdir(cwd);
+    }
   });
 
   it('never writes key material or tokens into cdktf.out', async () => {
@@ -88,14 +113,39 @@ describe('TerraformProvisioner (cdktf)', () => {
     }
   });
 
-  it('snapshot of the synthesized stack', async () => {
-    const { json, secretsDir } = await synth();
-    // machine-specific paths (the secrets dir, the state file next to the checkout) are not behaviour
-    const text = JSON.stringify(json, null, 2).replaceAll(secretsDir, '<secrets>').replaceAll(process.cwd(), '<project>').replace(/[0-9a-f]{64}/g, '<hash>')
-      .replace(/TOKEN=lab-[a-z0-9]{16}/g, 'TOKEN=lab-<random>');
-    expect(text).toMatchSnapshot();
+  it('snapshot of the synthesized stack (placeholder secrets: the same in every clone)', () => {
+    const json = synthExample(cloneProject(tempDir('hakube-clone-')));
+    expect(json).toContain('"source": "../../../.hakube/onprem/kubernetes/ca.key"');
+    expect(json).toMatchSnapshot();
+  });
+
+  it('gives byte-identical output in two clones in different directories with empty secret dirs', () => {
+    const clones = [tempDir('hakube-clone-a-'), join(tempDir('hakube-clone-b-'), 'deeper', 'checkout')].map(cloneProject);
+    const outputs = clones.map(synthExample);
+    expect(outputs[0]).toBe(outputs[1]);
+    expect(outputs[0]).toContain('kubeadm');
+    for (const dir of clones) expect(existsSync(join(dir, '.hakube'))).toBe(false); // no secrets were made
   });
 });
+
+/** A copy of the checkout's files (what a clone has, plus uncommitted work) in `dir`, sharing node_modules. */
+function cloneProject(dir: string): string {
+  const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: projectRoot, encoding: 'utf8' }).split('\0');
+  for (const file of files) if (file && existsSync(join(projectRoot, file))) cpSync(join(projectRoot, file), join(dir, file), { recursive: true });
+  symlinkSync(join(projectRoot, 'node_modules'), join(dir, 'node_modules'));
+  return dir;
+}
+
+/** Seed 003's example app synthesized in `dir` with placeholder secrets (as a user's CI would): its cdk.tf.json. */
+function synthExample(dir: string): string {
+  const out = join(dir, 'cdktf.out');
+  execFileSync(join(projectRoot, 'node_modules/.bin/tsx'), [join(dir, 'examples/seed-003-stacked.ts')], {
+    cwd: dir,
+    env: { ...process.env, CDKTF_OUTDIR: out, HAKUBE_HOSTS: 'examples/hosts.example.yaml', CDKTF_CONTEXT_JSON: JSON.stringify({ [PLACEHOLDER_SECRETS_CONTEXT]: true }) },
+    stdio: 'pipe',
+  });
+  return readFileSync(join(out, 'stacks', 'seed-003', 'cdk.tf.json'), 'utf8');
+}
 
 describe('generated scripts', () => {
   it('pass shellcheck', async () => {

@@ -585,3 +585,53 @@ describe('SecretStore.writeText', () => {
     expect(fs.readFileSync(file, 'utf8')).toBe('token: y\n');
   });
 });
+
+describe('the secrets directory', () => {
+  it('refuses a directory others can write to, naming the fix, and writes nothing', async () => {
+    fs.mkdirSync(store.dir, { mode: 0o700 });
+    fs.chmodSync(store.dir, 0o777);
+    await expect(store.ensureCa('etcd/ca', 'etcd-ca')).rejects.toThrow(`SecretStore: ${store.dir} has mode 0777: other users could have replaced the cluster's keys. Check them, then run: chmod 700 ${store.dir}`);
+    expect(fs.readdirSync(store.dir)).toEqual([]);
+  });
+
+  it('takes away read bits of group and others, with a warning', async () => {
+    fs.mkdirSync(store.dir, { mode: 0o700 });
+    fs.chmodSync(store.dir, 0o755);
+    const warn = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      await store.ensureCa('etcd/ca', 'etcd-ca');
+      expect(warn).toHaveBeenCalledWith(`hakube: warning: secrets directory ${store.dir} had mode 0755; set it to 0700\n`);
+    } finally {
+      warn.mockRestore();
+    }
+    expect(mode(store.dir)).toBe(0o700);
+  });
+
+  it('refuses a parent directory others can write to (as ssh does for ~/.ssh), but not a root-owned sticky one like /tmp', async () => {
+    fs.chmodSync(dir, 0o777);
+    await expect(store.ensureCa('etcd/ca', 'etcd-ca')).rejects.toThrow(`SecretStore: ${dir}, above the secrets directory ${store.dir}, is writable by group or others (mode 0777)`);
+    expect(fs.existsSync(store.dir)).toBe(false);
+    fs.chmodSync(dir, 0o1777); // like /tmp
+    await store.ensureCa('etcd/ca', 'etcd-ca');
+    expect(mode(store.dir)).toBe(0o700);
+  });
+});
+
+describe('placeholder secrets', () => {
+  it('generate, read and write nothing, and derive values and hashes from the store paths alone', async () => {
+    const a = new SecretStore(path.join(dir, 'a'), { placeholders: true });
+    const b = new SecretStore(path.join(dir, 'elsewhere', 'b'), { placeholders: true });
+    for (const s of [a, b]) {
+      expect(await s.ensureCa('etcd/ca', 'etcd-ca')).toEqual({ certificate: 'etcd/ca.crt', key: 'etcd/ca.key' });
+      expect(await s.ensureKeyPair('sa')).toEqual({ privateKey: 'sa.key', publicKey: 'sa.pub' });
+    }
+    const token = (s: SecretStore) => s.ensureText('kubernetes/bootstrap-token', (t) => `${t(6)}.${t(16)}`);
+    expect(token(a)).toMatch(/^[a-z0-9]{6}\.[a-z0-9]{16}$/);
+    expect(token(a)).toBe(token(b));
+    expect(a.ref('etcd/ca.key').sha256).toBe(b.ref('etcd/ca.key').sha256);
+    expect(a.ref('etcd/ca.key').sha256).not.toBe(a.ref('etcd/ca.crt').sha256);
+    a.writeText('kubeadm/init.yaml', 'kind: InitConfiguration\n');
+    expect(a.ref('kubeadm/init.yaml').sha256).toBe(createHash('sha256').update('kind: InitConfiguration\n').digest('hex'));
+    expect(fs.readdirSync(dir)).toEqual([]); // neither store made its directory
+  });
+});

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Host } from '../lib/inventory.js';
 import { PACKAGE_LOCK, renderAptUpdate, renderPackageInstall } from '../lib/render/packages.js';
 import { Plan, type PlanContributor, type StepSpec, addWarning } from '../lib/plan/index.js';
+import { SecretStore } from '../lib/pki/index.js';
 import { hosts, tempDir } from './fixtures.js';
 
 const [a, b, c] = hosts(3);
@@ -55,10 +56,11 @@ describe('Plan', () => {
     const dir = tempDir();
     mkdirSync(join(dir, 'etcd'));
     writeFileSync(join(dir, 'etcd/k.key'), 'TOP-SECRET-1');
-    const spec = step('x/a', a, [], { files: [{ path: '/etc/k.key', mode: '0600', secret: { dir, file: 'etcd/k.key' } }] });
-    const first = new Plan([spec]);
+    const store = new SecretStore(dir);
+    const spec = () => step('x/a', a, [], { files: [{ path: '/etc/k.key', mode: '0600', secret: store.ref('etcd/k.key') }] });
+    const first = new Plan([spec()]);
     writeFileSync(join(dir, 'etcd/k.key'), 'TOP-SECRET-2');
-    const second = new Plan([spec]);
+    const second = new Plan([spec()]);
     expect(second.steps[0].hash).not.toBe(first.steps[0].hash);
     expect(first.toYaml()).not.toContain('TOP-SECRET');
     expect(first.toYaml()).toContain('secret: etcd/k.key');

@@ -2,7 +2,7 @@
  * The only module that imports cdktf and its provider bindings, so a build against a cdktf fork can alias these
  * imports in one place.
  */
-export { Annotations, App, Fn, TerraformResource, TerraformStack } from 'cdktf';
+export { Annotations, App, Fn, LocalBackend, TerraformBackend, TerraformResource, TerraformStack, TerraformVariable } from 'cdktf';
 export type {
   FileProvisioner,
   RemoteExecProvisioner,

@@ -4,13 +4,19 @@ import type { Plan, PlanStep } from '../plan/index.js';
 import { stepSlug } from '../plan/index.js';
 import { sh } from '../shell.js';
 import { ValidationError } from '../validate.js';
+import { isAbsolute, relative, resolve } from 'node:path';
 import {
   Annotations,
+  App,
   type FileProvisioner,
   Fn,
+  LocalBackend,
   type RemoteExecProvisioner,
   type SSHProvisionerConnection,
+  TerraformBackend,
   TerraformResource,
+  TerraformStack,
+  TerraformVariable,
   nullProvider,
   nullResource,
 } from './cdktf-lib.js';
@@ -45,6 +51,10 @@ export class TerraformProvisioner extends Construct {
     for (const warning of props.plan.warnings) Annotations.of(this).addWarning(warning);
     const resources = new Map<string, TerraformResource>();
     const slugs = new Map<string, string>();
+    const stack = TerraformStack.of(this);
+    const paths = new OperatorPaths(resolve(App.of(this).outdir, 'stacks', stack.node.id));
+    const keys = new KeyVariables(this, paths);
+    defaultToRelativeLocalState(stack, paths);
     for (const step of props.plan.steps) {
       const name = stepSlug(step.id);
       const clash = slugs.get(name);
@@ -52,8 +62,8 @@ export class TerraformProvisioner extends Construct {
       slugs.set(name, step.id);
       const host = props.plan.host(step.host);
       const config = {
-        connection: sshConnection(host, timeout),
-        provisioners: provisioners(step),
+        connection: sshConnection(host, timeout, keys),
+        provisioners: provisioners(step, paths),
         dependsOn: step.after.length ? step.after.map((dep) => resources.get(dep)!) : undefined,
       };
       const resource =
@@ -94,9 +104,61 @@ class TerraformDataStep extends TerraformResource {
   }
 }
 
-/** The SSH connection to a host; the private key is read by Terraform at apply time, never synthesized. */
-export function sshConnection(host: Host, timeout: string): SSHProvisionerConnection {
-  const key = (path: string | undefined) => (path ? Fn.file(Fn.pathexpand(path)) : undefined);
+/**
+ * Paths of operator-side files (secrets, SSH keys) as the synthesized stack names them: a file inside the project
+ * (the directory synth runs in) relative to the stack directory, where Terraform runs — so the JSON is the same in
+ * every clone; any other path as given.
+ */
+class OperatorPaths {
+  private readonly projectDir = process.cwd();
+  constructor(private readonly stackDir: string) {}
+
+  of(path: string): string {
+    if (!isAbsolute(path)) return path;
+    const inProject = relative(this.projectDir, path);
+    return inProject.startsWith('..') || isAbsolute(inProject) ? path : relative(this.stackDir, path);
+  }
+}
+
+/**
+ * A stack without a backend gets cdktf's default local state file, `terraform.<stack>.tfstate` in the project, but
+ * named relative to the stack directory instead of by its absolute path. cdktf adds its default while synthesizing,
+ * after every construct is built (a backend the user adds later still wins), so this replaces that one method.
+ */
+function defaultToRelativeLocalState(stack: TerraformStack, paths: OperatorPaths): void {
+  const ensureBackendExists = stack.ensureBackendExists.bind(stack);
+  stack.ensureBackendExists = () => {
+    const declared = stack.node.findAll().some((c) => c instanceof TerraformBackend);
+    return declared ? ensureBackendExists() : new LocalBackend(stack, { path: paths.of(resolve(`terraform.${stack.node.id}.tfstate`)) });
+  };
+}
+
+/**
+ * One Terraform variable per private key path (default: the path), read with `file()` only inside connection
+ * blocks: `terraform validate` and `plan` leave it unevaluated, so a machine without the key (a CI job that only
+ * checks infrastructure code) validates and plans the stack; apply reads it when a step connects. Override with
+ * `-var ssh_private_key_1=…` or `TF_VAR_ssh_private_key_1`.
+ */
+class KeyVariables {
+  private readonly variables = new Map<string, TerraformVariable>();
+  constructor(private readonly scope: Construct, private readonly paths: OperatorPaths) {}
+
+  /** `file(pathexpand(var.<name>))` for the key at `path`. */
+  key(path: string): string {
+    let variable = this.variables.get(path);
+    if (!variable) {
+      const name = `ssh_private_key_${this.variables.size + 1}`;
+      variable = new TerraformVariable(this.scope, name, { type: 'string', default: this.paths.of(path), description: 'Path of an SSH private key the provisioners connect with (read at apply time only)' });
+      variable.overrideLogicalId(name);
+      this.variables.set(path, variable);
+    }
+    return Fn.file(Fn.pathexpand(variable.stringValue));
+  }
+}
+
+/** The SSH connection to a host; the private key is read by Terraform when a step connects, never synthesized. */
+function sshConnection(host: Host, timeout: string, keys: KeyVariables): SSHProvisionerConnection {
+  const key = (path: string | undefined) => (path ? keys.key(path) : undefined);
   return {
     type: 'ssh',
     host: host.address,
@@ -117,14 +179,14 @@ export function sshConnection(host: Host, timeout: string): SSHProvisionerConnec
 }
 
 /** Make a private stage dir, upload the files and the script into it, run the script. */
-function provisioners(step: PlanStep): Array<FileProvisioner | RemoteExecProvisioner> {
+function provisioners(step: PlanStep, paths: OperatorPaths): Array<FileProvisioner | RemoteExecProvisioner> {
   const prepare = `umask 077 && mkdir -p ${sh(parentOf(step.stageDir))} && rm -rf ${sh(step.stageDir)} && mkdir ${sh(step.stageDir)}`;
   return [
     { type: 'remote-exec', inline: [prepare] },
     ...step.files.map(
       (file): FileProvisioner =>
         file.secret
-          ? { type: 'file', source: `${file.secret.dir}/${file.secret.file}`, destination: file.stagedAt }
+          ? { type: 'file', source: paths.of(`${file.secret.dir}/${file.secret.file}`), destination: file.stagedAt }
           : { type: 'file', content: escapeTemplate(file.content!), destination: file.stagedAt },
     ),
     { type: 'file', content: escapeTemplate(step.script), destination: step.scriptPath },

@@ -17,6 +17,8 @@ import * as net from 'node:net';
 import * as nodePath from 'node:path';
 import { createHash, createPrivateKey, createPublicKey, randomBytes, randomInt, webcrypto } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import type { IConstruct } from 'constructs';
+import type { SecretRef } from '../plan/step.js';
 
 x509.cryptoProvider.set(webcrypto as never); // Node's WebCrypto (typed differently from the DOM `Crypto`)
 const subtle = webcrypto.subtle;
@@ -121,6 +123,34 @@ interface SigningKey {
   readonly spki: Buffer;
 }
 
+/** Options of a {@link SecretStore}. */
+export interface SecretStoreOptions {
+  /**
+   * Placeholder secrets, for snapshot tests of plans: nothing is generated, read or written; text secrets are
+   * deterministic and every hash derives from the secret's path in the store, so a plan is the same in any clone,
+   * with or without a real secrets directory. Never deploy such a plan. See {@link usePlaceholderSecrets}.
+   * @default false
+   */
+  readonly placeholders?: boolean;
+}
+
+/** The construct context key that turns on placeholder secrets for every construct below (see {@link usePlaceholderSecrets}). */
+export const PLACEHOLDER_SECRETS_CONTEXT = 'hakube:placeholderSecrets';
+
+/**
+ * Make every hakube construct under `scope` (an App, in a test) use placeholder secrets: plans and synthesized
+ * stacks become byte-identical across machines and clones, and no secrets directory is created. Call it before
+ * adding constructs. For snapshot tests only: the placeholders are not real keys.
+ */
+export function usePlaceholderSecrets(scope: IConstruct): void {
+  scope.node.setContext(PLACEHOLDER_SECRETS_CONTEXT, true);
+}
+
+/** The secrets store of a construct: real, or placeholders when its tree asked for them. */
+export function secretStoreFor(scope: IConstruct, dir: string): SecretStore {
+  return new SecretStore(dir, { placeholders: scope.node.tryGetContext(PLACEHOLDER_SECRETS_CONTEXT) === true });
+}
+
 /**
  * Directory of operator-side secrets. Everything is created lazily (nothing is
  * written until something is ensured) and reused on later runs.
@@ -128,11 +158,22 @@ interface SigningKey {
 export class SecretStore {
   /** Absolute path of the store directory. */
   readonly dir: string;
+  /** Whether this store only pretends (see {@link SecretStoreOptions.placeholders}). */
+  readonly placeholders: boolean;
+  /** Text written to a placeholder store, kept in memory. */
+  private readonly placeholderTexts = new Map<string, Buffer>();
+  private dirChecked = false;
 
   /** @param dir store directory; a relative path is resolved against `process.cwd()`. */
-  constructor(dir: string) {
+  constructor(dir: string, options: SecretStoreOptions = {}) {
     if (!dir) throw new Error('SecretStore: the store directory must not be empty');
     this.dir = nodePath.resolve(dir);
+    this.placeholders = options.placeholders ?? false;
+  }
+
+  /** A step's reference to a stored file. */
+  ref(relative: string): SecretRef {
+    return { dir: this.dir, file: relative, sha256: this.sha256(relative) };
   }
 
   /** Absolute path of a relative store path. Throws if it is absolute or escapes the store. */
@@ -150,6 +191,7 @@ export class SecretStore {
 
   /** sha256 hex of a stored file's bytes (for plan hashes). */
   sha256(relative: string): string {
+    if (this.placeholders && !this.placeholderTexts.has(relative)) return createHash('sha256').update(`placeholder:${relative}`).digest('hex');
     return createHash('sha256').update(this.readBytes(relative)).digest('hex');
   }
 
@@ -161,6 +203,7 @@ export class SecretStore {
    */
   async ensureCa(name: string, commonName: string): Promise<CaFiles> {
     const files: CaFiles = { certificate: `${name}.crt`, key: `${name}.key` };
+    if (this.placeholders) return files;
     const hasCert = this.exists(files.certificate);
     const hasKey = this.exists(files.key);
     if (hasCert || hasKey) {
@@ -211,6 +254,7 @@ export class SecretStore {
   async ensureCertificate(ca: CaFiles, request: CertificateRequest): Promise<IssuedFiles> {
     const want = normalizeRequest(request);
     const files: IssuedFiles = { certificate: `${request.name}.crt`, key: `${request.name}.key` };
+    if (this.placeholders) return files;
     const { cert: caCert, key: caKey } = await this.loadCa(ca);
 
     // Reuse the existing key if there is one (a corrupt key file is an error, not silently replaced).
@@ -269,13 +313,14 @@ export class SecretStore {
    * without a trailing newline; one trailing newline is ignored when reading
    * (so a hand-edited file works).
    */
-  ensureText(name: string, generate: () => string): string {
+  ensureText(name: string, generate: (token: (length: number) => string) => string): string {
+    if (this.placeholders) return generate(placeholderTokens(name));
     if (this.exists(name)) {
       const value = this.readBytes(name).toString('utf8').replace(/\r?\n$/, '');
       if (!value) throw new Error(`SecretStore: ${this.path(name)} is empty; delete it to generate a new value`);
       return value;
     }
-    const value = generate();
+    const value = generate(randomToken);
     if (typeof value !== 'string' || !value || value !== value.trim()) {
       throw new Error(
         `SecretStore: generator for ${this.path(name)} returned an unusable value (${typeof value}, ${String(value).length} characters); ` +
@@ -291,6 +336,11 @@ export class SecretStore {
    * (0600), only when its content differs, so it can reach hosts by path like any other secret. Returns `name`.
    */
   writeText(name: string, content: string): string {
+    if (this.placeholders) {
+      this.path(name); // same checks as a real store
+      this.placeholderTexts.set(name, Buffer.from(content));
+      return name;
+    }
     if (!this.exists(name) || !this.readBytes(name).equals(Buffer.from(content))) this.writeFile(name, content, TEXT_MODE);
     return name;
   }
@@ -304,6 +354,7 @@ export class SecretStore {
    */
   async ensureKeyPair(name: string, options: KeyPairOptions = {}): Promise<KeyPairFiles> {
     const files: KeyPairFiles = { privateKey: `${name}.key`, publicKey: `${name}.pub` };
+    if (this.placeholders) return files;
     const hasKey = this.exists(files.privateKey);
     const hasPub = this.exists(files.publicKey);
     if (hasKey) {
@@ -342,10 +393,14 @@ export class SecretStore {
   // Internals
 
   private exists(relative: string): boolean {
+    this.checkDir();
     return fs.existsSync(this.path(relative));
   }
 
   private readBytes(relative: string): Buffer {
+    const placeholder = this.placeholderTexts.get(relative);
+    if (placeholder) return placeholder;
+    this.checkDir();
     const abs = this.path(relative);
     try {
       return fs.readFileSync(abs);
@@ -399,8 +454,46 @@ export class SecretStore {
     return { cert, key };
   }
 
+  /**
+   * Before the first read or write, as ssh does for ~/.ssh: the store directory must be this user's and writable by
+   * no one else (refused: someone could have swapped in their own CA); group or other read bits are removed, with
+   * a warning (the keys inside are 0600, but their names should not be listed either). Every directory above it must
+   * be owned by root or this user and not writable by others (a root-owned sticky directory such as /tmp is fine).
+   */
+  private checkDir(): void {
+    if (this.dirChecked) return;
+    const uid = process.getuid?.() ?? 0;
+    const octal = (mode: number) => (mode & 0o777).toString(8).padStart(4, '0');
+    if (fs.existsSync(this.dir)) {
+      const stat = fs.statSync(this.dir);
+      if (!stat.isDirectory()) throw new Error(`SecretStore: ${this.dir} is not a directory`);
+      if (stat.uid !== uid) throw new Error(`SecretStore: ${this.dir} is owned by uid ${stat.uid}, not by you (uid ${uid}): refusing secrets another user controls`);
+      if ((stat.mode & 0o022) !== 0) {
+        throw new Error(`SecretStore: ${this.dir} has mode ${octal(stat.mode)}: other users could have replaced the cluster's keys. Check them, then run: chmod 700 ${this.dir}`);
+      }
+      if ((stat.mode & 0o077) !== 0) {
+        fs.chmodSync(this.dir, DIR_MODE);
+        process.stderr.write(`hakube: warning: secrets directory ${this.dir} had mode ${octal(stat.mode)}; set it to 0700\n`);
+      }
+    }
+    for (let parent = nodePath.dirname(this.dir); ; parent = nodePath.dirname(parent)) {
+      if (fs.existsSync(parent)) {
+        const stat = fs.statSync(parent);
+        const sharedSticky = (stat.mode & 0o1000) !== 0 && stat.uid === 0; // like /tmp: others cannot rename what is ours
+        if (stat.uid !== 0 && stat.uid !== uid) throw new Error(`SecretStore: ${parent}, above the secrets directory ${this.dir}, is owned by uid ${stat.uid}: that user could replace the secrets`);
+        if ((stat.mode & 0o022) !== 0 && !sharedSticky) {
+          throw new Error(`SecretStore: ${parent}, above the secrets directory ${this.dir}, is writable by group or others (mode ${octal(stat.mode)}): they could replace the secrets`);
+        }
+      }
+      if (parent === nodePath.dirname(parent)) break;
+    }
+    this.dirChecked = true;
+  }
+
   /** Atomically write `data` to a store file with `mode`, creating 0700 directories as needed. */
   private writeFile(relative: string, data: string | Buffer, mode: number): void {
+    if (this.placeholders) throw new Error(`SecretStore: placeholder store ${this.dir} cannot write ${relative}`);
+    this.checkDir();
     const abs = this.path(relative);
     this.ensureDirFor(abs);
     const tmp = nodePath.join(nodePath.dirname(abs), `.${nodePath.basename(abs)}.${randomBytes(6).toString('hex')}.tmp`);
@@ -437,14 +530,24 @@ export class SecretStore {
   }
 }
 
+/** Deterministic stand-ins for {@link randomToken}, derived from the secret's name: same name, same values. */
+function placeholderTokens(name: string): (length: number) => string {
+  let counter = 0;
+  return (length) => {
+    const digest = createHash('sha256').update(`placeholder:${name}:${counter++}`).digest();
+    return Array.from({ length }, (_, i) => TOKEN_ALPHABET[digest[i % digest.length] % TOKEN_ALPHABET.length]).join('');
+  };
+}
+
+const TOKEN_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
 /** Random lowercase-alphanumeric string of `length` chars from node:crypto (no Math.random). */
 export function randomToken(length: number): string {
   if (!Number.isInteger(length) || length < 1) {
     throw new Error(`randomToken: length must be a positive integer, got ${length}`);
   }
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
   let out = '';
-  for (let i = 0; i < length; i++) out += alphabet[randomInt(alphabet.length)];
+  for (let i = 0; i < length; i++) out += TOKEN_ALPHABET[randomInt(TOKEN_ALPHABET.length)];
   return out;
 }
 

@@ -14,7 +14,7 @@
  * - The service-account key is RSA 2048: what kubeadm generates by default and what every consumer of
  *   service-account tokens (RS256) handles.
  */
-import { randomToken } from './index.js'; // first: installs the Reflect metadata @peculiar/x509 needs
+import './index.js'; // first: installs the Reflect metadata @peculiar/x509 needs
 import type { CaFiles, KeyPairFiles, SecretStore } from './index.js';
 import * as x509 from '@peculiar/x509';
 import { createHash } from 'node:crypto';
@@ -62,7 +62,7 @@ export async function ensureKubernetesPki(store: SecretStore, clusterName: strin
  * error (the message names the file, never the value).
  */
 export function ensureBootstrapToken(store: SecretStore): string {
-  const token = store.ensureText(BOOTSTRAP_TOKEN_FILE, () => `${randomToken(6)}.${randomToken(16)}`);
+  const token = store.ensureText(BOOTSTRAP_TOKEN_FILE, (token) => `${token(6)}.${token(16)}`);
   if (!BOOTSTRAP_TOKEN_PATTERN.test(token)) {
     throw new Error(
       `SecretStore: ${store.path(BOOTSTRAP_TOKEN_FILE)} does not hold a bootstrap token of the form ` +
@@ -94,8 +94,9 @@ export function discoveryTokenCaCertHash(certificatePem: string): string {
   return `sha256:${createHash('sha256').update(new Uint8Array(cert.publicKey.rawData)).digest('hex')}`;
 }
 
-/** {@link discoveryTokenCaCertHash} of a CA certificate kept in `store`. */
+/** {@link discoveryTokenCaCertHash} of a CA certificate kept in `store` (for placeholder secrets: made from its path). */
 export function storedCaCertHash(store: SecretStore, ca: CaFiles): string {
+  if (store.placeholders) return `sha256:${store.sha256(ca.certificate)}`;
   return discoveryTokenCaCertHash(readFileSync(store.path(ca.certificate), 'utf8'));
 }
 
@@ -127,7 +128,7 @@ export function kubeadmPkiStepFiles(
     path,
     mode,
     owner: 'root:root',
-    secret: { dir: store.dir, file: stored },
+    secret: store.ref(stored),
   });
   const L = KUBEADM_PKI_LAYOUT;
   const files = [

@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Host } from '../inventory.js';
 import { sh } from '../shell.js';
 import { fail, isAbsolutePath } from '../validate.js';
@@ -19,12 +17,14 @@ export interface StepFile {
   readonly secret?: SecretRef;
 }
 
-/** A file in a secrets directory on the operator's machine. */
+/** A file in a secrets directory on the operator's machine (made by `SecretStore.ref`). */
 export interface SecretRef {
   /** Absolute path of the secrets directory. */
   readonly dir: string;
   /** Path of the file inside `dir`. */
   readonly file: string;
+  /** sha256 of the file's bytes (of its path, for placeholder secrets). */
+  readonly sha256: string;
 }
 
 /** What a construct contributes: one unit of work on one host. */
@@ -92,8 +92,7 @@ export function resolveStep(spec: StepSpec): PlanStep {
     if ((file.content === undefined) === (file.secret === undefined)) {
       fail(where, `file ${file.path}`, Object.keys(file), 'needs exactly one of content and secret');
     }
-    const bytes = file.content !== undefined ? Buffer.from(file.content) : readFileSync(join(file.secret!.dir, file.secret!.file));
-    return { ...file, owner, sha256: sha256(bytes), stagedAt: `${stageDir}/${index}` };
+    return { ...file, owner, sha256: file.secret ? file.secret.sha256 : sha256(file.content!), stagedAt: `${stageDir}/${index}` };
   });
   const paths = new Set<string>();
   for (const file of files) {
