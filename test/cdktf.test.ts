@@ -131,7 +131,7 @@ describe('TerraformProvisioner (cdktf)', () => {
 /** A copy of the checkout's files (what a clone has, plus uncommitted work) in `dir`, sharing node_modules. */
 function cloneProject(dir: string): string {
   const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: projectRoot, encoding: 'utf8' }).split('\0');
-  for (const file of files) if (file && existsSync(join(projectRoot, file))) cpSync(join(projectRoot, file), join(dir, file), { recursive: true });
+  for (const file of files) if (file && file !== 'node_modules' && existsSync(join(projectRoot, file))) cpSync(join(projectRoot, file), join(dir, file), { recursive: true });
   symlinkSync(join(projectRoot, 'node_modules'), join(dir, 'node_modules'));
   return dir;
 }
