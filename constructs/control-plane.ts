@@ -215,8 +215,8 @@ export class ControlPlane extends Construct implements PlanContributor {
             .map((net) => `host ${h.name} (${h.internalAddress}) lies inside the ${net === pod ? 'pod' : 'service'} network ${net === pod ? this.podSubnet : this.serviceSubnet}: its traffic would be routed into the cluster`),
         ),
     });
-    if (this.loadBalancer && (isIpv4InSubnet(this.loadBalancer.vip, pod) || isIpv4InSubnet(this.loadBalancer.vip, service))) {
-      fail(where, 'endpoint', this.loadBalancer.vip, 'lies inside the pod or service network');
+    for (const [network, cidr, text] of [['pod', pod, this.podSubnet], ['service', service, this.serviceSubnet]] as const) {
+      if (isIpv4InSubnet(endpointHost, cidr)) fail(where, 'endpoint', endpointHost, `lies inside the ${network} network ${text}: clients would be routed into the cluster instead of to the API servers`);
     }
 
     // etcd

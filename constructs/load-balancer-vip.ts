@@ -27,6 +27,7 @@ import {
   ipv4SubnetRange,
   isPort,
   joinHostPort,
+  ipv4CidrsOverlap,
   parseIpv4Cidr,
 } from '../lib/validate.js';
 
@@ -320,6 +321,10 @@ export class LoadBalancerVip extends Construct implements PlanContributor {
     }
     for (const other of this.node.root.node.findAll()) {
       if (!(other instanceof LoadBalancerVip) || other === this) continue;
+      const sameSubnet = ipv4CidrsOverlap({ address: this.vip, prefix: this.prefixLength }, { address: other.vip, prefix: other.prefixLength });
+      if (other.virtualRouterId === this.virtualRouterId && sameSubnet && other.node.path < this.node.path) {
+        errors.push(`virtualRouterId ${this.virtualRouterId} is also the virtual router id of load balancer ${other.node.path} on the same subnet (VIPs ${this.vip}/${this.prefixLength} and ${other.vip}/${other.prefixLength}): their VRRP adverts would collide and both VIPs flap; give each its own virtualRouterId`);
+      }
       for (const host of this.hosts) {
         if (other.hosts.some((h) => h.name === host.name)) {
           errors.push(`hosts ${JSON.stringify(host.name)} is also a host of load balancer ${other.node.path}: a host has one haproxy.cfg and one keepalived.conf, so it serves one LoadBalancerVip`);

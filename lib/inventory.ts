@@ -177,9 +177,9 @@ export class Inventory {
       if (typeof keyPath === 'string' && options.baseDir && !isAbsolute(keyPath) && !keyPath.startsWith('~')) {
         merged.privateKeyPath = resolve(options.baseDir, keyPath);
       }
-      return new Host(merged as unknown as HostProps);
+      return withSource(`${source}: hosts[${index}]`, () => new Host(merged as unknown as HostProps));
     });
-    return new Inventory(hosts);
+    return withSource(source, () => new Inventory(hosts));
   }
 
   /** Render as `hosts.yaml` text that `fromYaml` reads back. */
@@ -213,6 +213,16 @@ export function assertUniqueHosts(where: string, hosts: readonly Host[]): void {
       if (other && other.name !== host.name) fail(where, 'host address', address, `is used by both ${other.name} and ${host.name}`);
       addresses.set(address, host);
     }
+  }
+}
+
+/** Run `make`; a ValidationError it throws gets `where` (the file and entry the host came from) in front. */
+function withSource<T>(where: string, make: () => T): T {
+  try {
+    return make();
+  } catch (error) {
+    if (error instanceof ValidationError) throw new ValidationError(`${where}: ${error.message.replace(/^Inventory: /, '')}`);
+    throw error;
   }
 }
 

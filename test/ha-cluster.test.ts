@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ControlPlane, type ControlPlaneProps } from '../constructs/control-plane.js';
 import { EtcdCluster } from '../constructs/etcd-cluster.js';
 import { HaCluster, type HaClusterProps } from '../constructs/ha-cluster.js';
+import { LoadBalancerVip } from '../constructs/load-balancer-vip.js';
 import { TerraformProvisioner } from '../lib/backends/cdktf.js';
 import { Host } from '../lib/inventory.js';
 import { Plan } from '../lib/plan/index.js';
@@ -162,7 +163,7 @@ describe('topology rules', () => {
   it('rejects hosts inside the pod network and stacked etcd sharing hosts with an EtcdCluster, naming all at once', async () => {
     const scope = new Construct(undefined as never, 'app');
     const inPods = [new Host({ name: 'm1', address: '10.244.1.5' })];
-    new ControlPlane(scope, 'cp', { hosts: inPods, kubernetesVersion: '1.31.2', endpoint: { address: '10.244.1.5' }, secretsDir: tempDir() } as ControlPlaneProps);
+    new ControlPlane(scope, 'cp', { hosts: inPods, kubernetesVersion: '1.31.2', endpoint: { address: '10.77.0.20' }, secretsDir: tempDir() } as ControlPlaneProps);
     new EtcdCluster(scope, 'etcd', { members: inPods, secretsDir: tempDir() });
     await expect(Plan.of(scope)).rejects.toThrow(/host m1 \(10.244.1.5\) lies inside the pod network[\s\S]*host m1 runs stacked etcd for this control plane and is also a member of EtcdCluster app\/etcd/);
   });
@@ -174,6 +175,26 @@ describe('topology rules', () => {
     expect(plan.step('k8s-prod/node-1/preflight').script).toMatch(/ports=\(10250\)/);
     const stacked = await Plan.of(cluster().scope);
     expect(stacked.step('k8s-prod/master-1/preflight').script).toMatch(/ports=\(2379 2380 6443 10250 10257 10259\)/);
+  });
+
+  it('names the network an endpoint lies in', () => {
+    const scope = new Construct(undefined as never, 'app');
+    expect(() => new ControlPlane(scope, 'svc', { hosts: masters, kubernetesVersion: '1.34.2', endpoint: { address: '10.96.0.10' }, secretsDir: tempDir() }))
+      .toThrow(/^ControlPlane app\/svc: endpoint "10.96.0.10" lies inside the service network 10.96.0.0\/12/);
+    expect(() => new ControlPlane(scope, 'cp', { hosts: masters, kubernetesVersion: '1.34.2', endpoint: { address: '10.244.0.5' }, secretsDir: tempDir() }))
+      .toThrow(/^ControlPlane app\/cp: endpoint "10.244.0.5" lies inside the pod network 10.244.0.0\/16/);
+  });
+
+  it('refuses two VIPs with one virtual router id on one subnet (VRRP collision), but not on different subnets', async () => {
+    const scope = new Construct(undefined as never, 'app');
+    const backends = [{ name: 'b', address: '10.77.0.60', port: 6443 }];
+    new LoadBalancerVip(scope, 'one', { hosts: hosts(2, 'lb', 51), vip: '10.77.0.100/24', backends, secretsDir: tempDir() });
+    new LoadBalancerVip(scope, 'two', { hosts: hosts(2, 'lbb', 53), vip: '10.77.0.101/24', backends, secretsDir: tempDir() });
+    await expect(Plan.of(scope)).rejects.toThrow(/app\/two: virtualRouterId 51 is also the virtual router id of load balancer app\/one on the same subnet \(VIPs 10.77.0.101\/24 and 10.77.0.100\/24\)/);
+    const apart = new Construct(undefined as never, 'app');
+    new LoadBalancerVip(apart, 'one', { hosts: hosts(2, 'lb', 51), vip: '10.77.0.100/24', backends, secretsDir: tempDir() });
+    new LoadBalancerVip(apart, 'two', { hosts: [new Host({ name: 'x1', address: '10.78.0.11' }), new Host({ name: 'x2', address: '10.78.0.12' })], vip: '10.78.0.100/24', backends, secretsDir: tempDir() });
+    await expect(Plan.of(apart)).resolves.toBeDefined();
   });
 
   it('warns about a single control-plane host', async () => {

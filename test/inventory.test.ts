@@ -56,6 +56,13 @@ hosts:
     expect(() => new Inventory([{ name: 'a', address: '10.0.0.1' }, { name: 'b', address: '10.0.0.1' }])).toThrow(/"10.0.0.1" is used by both a and b/);
     expect(() => Inventory.fromYaml('hosts:\n  - { name: a, address: 10.0.0.1, adress: x }')).toThrow(/unknown field "adress"/);
     expect(() => Inventory.fromYaml('hosts: [')).toThrow(/not valid YAML/);
+  });
+
+  it('names the file and the entry a bad host came from', () => {
+    const text = 'hosts:\n  - { name: a, address: 10.0.0.1 }\n  - { name: b, address: 10.0.0.300 }\n';
+    expect(() => Inventory.fromYaml(text, { source: 'site/hosts.yaml' })).toThrow('site/hosts.yaml: hosts[1]: Host "b": address "10.0.0.300" is not an IPv4 or IPv6 address');
+    const twice = 'hosts:\n  - { name: a, address: 10.0.0.1 }\n  - { name: b, address: 10.0.0.1 }\n';
+    expect(() => Inventory.fromYaml(twice, { source: 'site/hosts.yaml' })).toThrow('site/hosts.yaml: host address "10.0.0.1" is used by both a and b');
     expect(() => Inventory.fromYaml('servers: []')).toThrow(/expected a mapping with a "hosts" list/);
   });
 });
