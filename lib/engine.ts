@@ -22,12 +22,12 @@ export interface Engine {
  * Find the engine: `$TERRAFORM_BINARY_NAME` when set, else `terraform` on the PATH, else `tofu` on the PATH, else the
  * OpenTofu that `hakube build opentofu` left in the machine-wide cache. Undefined when there is none.
  */
-export function findEngine(projectDir: string = process.cwd(), env: NodeJS.ProcessEnv = process.env): Engine | undefined {
+export function findEngine(env: NodeJS.ProcessEnv = process.env): Engine | undefined {
   const candidates: Array<[string | undefined, string]> = [
     [env.TERRAFORM_BINARY_NAME, 'TERRAFORM_BINARY_NAME'],
     [onPath('terraform', env), 'PATH'],
     [onPath('tofu', env), 'PATH'],
-    [cachedOpentofu(projectDir), 'hakube build cache'],
+    [cachedOpentofu(), 'hakube build cache'],
   ];
   for (const [binary, source] of candidates) {
     if (!binary) continue;

@@ -5,14 +5,13 @@
  */
 import { buildOpentofu } from '../lib/build/opentofu.js';
 import { findEngine } from '../lib/engine.js';
-import { projectRoot } from './fixtures.js';
 
 export default async function setup(): Promise<void> {
-  let engine = findEngine(projectRoot);
+  let engine = findEngine();
   if (!engine) {
     process.stderr.write('test setup: neither terraform nor tofu is on the PATH; building OpenTofu from go/opentofu\n');
-    await buildOpentofu(projectRoot);
-    engine = findEngine(projectRoot)!;
+    await buildOpentofu();
+    engine = findEngine()!;
   }
   process.stderr.write(`test setup: engine ${engine.version} (${engine.binary}, from ${engine.source})\n`);
   process.env.TERRAFORM_BINARY_NAME = engine.binary;

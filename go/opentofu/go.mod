@@ -1,5 +1,5 @@
 // Builds OpenTofu (the tofu command) at a pinned version for machines without Terraform.
-// Built by lib/lab/build/opentofu: go build -trimpath github.com/opentofu/opentofu/cmd/tofu
+// Built by lib/build/opentofu.ts (`hakube build opentofu`): CGO_ENABLED=0 go build -trimpath …/cmd/tofu
 module hakube.local/build/opentofu
 
 go 1.26.6

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { LabError, runAsync, tryRun } from '../lab/exec.js';
 import { Progress } from '../lab/progress.js';
 
@@ -9,6 +9,14 @@ export const BUILD_CACHE_DIR = '/var/cache/hakube/build';
 
 /** The Go toolchain the project's machines have; `go` on the PATH is used when it is not there. */
 export const GO_BINARY = existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : 'go';
+
+/** `go/<name>` of the hakube checkout or installed package this module belongs to. */
+export function wrapperModuleDir(name: string): string {
+  for (let dir = import.meta.dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(join(dir, 'go', name, 'go.mod'))) return join(dir, 'go', name);
+  }
+  throw new LabError(`the wrapper module go/${name} is missing from this hakube (${import.meta.dirname})`);
+}
 
 /** Written last into an artifact's cache dir: present means the build finished. */
 const COMPLETE = '.complete';

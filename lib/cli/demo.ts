@@ -37,7 +37,7 @@ const TLS = etcdctlTlsArgs();
  * haproxy + keepalived VIP) with `cdktf deploy`, then show the cluster's health, members, and who holds the VIP. Run from the project root.
  */
 export async function runDemo(projectDir: string = process.cwd()): Promise<number> {
-  const engine = await demoEngine(projectDir);
+  const engine = await demoEngine();
   const up = await labUp({ hosts: 3, projectDir });
   const members = up.inventory.hosts.slice(0, 3);
   console.error(`\nhakube demo: deploying etcd to ${members.map((h) => `${h.name} (${h.address})`).join(', ')} with cdktf deploy (${engine.version}, ${engine.binary})\n`);
@@ -71,10 +71,10 @@ export async function runDemo(projectDir: string = process.cwd()): Promise<numbe
 }
 
 /** Terraform or OpenTofu as found; on a machine with neither, OpenTofu built from its Go module (cached). */
-async function demoEngine(projectDir: string): Promise<Engine> {
-  const found = findEngine(projectDir);
+async function demoEngine(): Promise<Engine> {
+  const found = findEngine();
   if (found) return found;
   console.error('hakube demo: neither terraform nor tofu is on the PATH: building OpenTofu from its Go module');
-  await buildOpentofu(projectDir);
-  return findEngine(projectDir)!;
+  await buildOpentofu();
+  return findEngine()!;
 }

@@ -1,0 +1,63 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BUILD_CACHE_DIR, type GoRecipe, artifactDir, buildGoRecipe, cachedArtifact, recipeHash } from '../lib/build/go-module.js';
+import { opentofuRecipe } from '../lib/build/opentofu.js';
+import { tempDir } from './fixtures.js';
+
+/** A wrapper module of its own with one tiny command, so a real `go build` takes a second. */
+function tinyRecipe(): GoRecipe {
+  const dir = tempDir('hakube-go-');
+  writeFileSync(join(dir, 'go.mod'), `module hakube.test/tiny${Date.now()}\n\ngo 1.22\n`);
+  writeFileSync(join(dir, 'go.sum'), '');
+  mkdirSync(join(dir, 'hello'));
+  writeFileSync(join(dir, 'hello', 'main.go'), 'package main\n\nimport "fmt"\n\nvar greeting = "unset"\n\nfunc main() { fmt.Println(greeting) }\n');
+  const module = execFileSync('sed', ['-n', 's/^module //p', join(dir, 'go.mod')], { encoding: 'utf8' }).trim();
+  return { name: 'test-tiny', moduleDir: dir, commands: [{ name: 'hello', pkg: `${module}/hello`, ldflags: '-s -w -X main.greeting=pinned' }] };
+}
+
+describe('Go builds from wrapper modules', () => {
+  it('hashes the recipe: go.mod, go.sum, commands and flags, and the Go version', () => {
+    const recipe = tinyRecipe();
+    const base = recipeHash(recipe, 'go1.26.8 linux/amd64');
+    expect(recipeHash(recipe, 'go1.26.8 linux/amd64')).toBe(base);
+    expect(recipeHash(recipe, 'go1.27.3 linux/amd64')).not.toBe(base);
+    expect(recipeHash({ ...recipe, commands: [{ ...recipe.commands[0], ldflags: '-X main.greeting=other' }] }, 'go1.26.8 linux/amd64')).not.toBe(base);
+    writeFileSync(join(recipe.moduleDir, 'go.sum'), 'example.com/x v1.0.0 h1:abc=\n');
+    expect(recipeHash(recipe, 'go1.26.8 linux/amd64')).not.toBe(base);
+  });
+
+  it('builds static binaries with the flags into the machine-wide cache once, then reuses them', async () => {
+    const recipe = tinyRecipe();
+    const dir = artifactDir(recipe);
+    expect(dir.startsWith(`${BUILD_CACHE_DIR}/test-tiny-`)).toBe(true);
+    try {
+      expect(cachedArtifact(recipe)).toBeUndefined();
+      const built = await buildGoRecipe(recipe);
+      expect(built.built).toBe(true);
+      expect(execFileSync(built.bin.hello, { encoding: 'utf8' })).toBe('pinned\n');
+      expect(execFileSync('file', [built.bin.hello], { encoding: 'utf8' })).toMatch(/statically linked/);
+      const again = await buildGoRecipe(recipe);
+      expect(again).toMatchObject({ built: false, dir });
+      expect(readdirSync(BUILD_CACHE_DIR).filter((d) => d.includes('.partial-'))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('leaves nothing in the cache when a build fails', async () => {
+    const recipe = tinyRecipe();
+    writeFileSync(join(recipe.moduleDir, 'hello', 'main.go'), 'package main\n\nfunc main() { undefined() }\n');
+    await expect(buildGoRecipe(recipe)).rejects.toThrow(/go build of .*hello .*failed[\s\S]*undefined/);
+    expect(existsSync(artifactDir(recipe))).toBe(false);
+    expect(readdirSync(BUILD_CACHE_DIR).filter((d) => d.startsWith('test-tiny-'))).toEqual([]);
+  }, 120_000);
+
+  it('pins OpenTofu with the replace line its own go.mod needs', () => {
+    const gomod = execFileSync('cat', [join(opentofuRecipe().moduleDir, 'go.mod')], { encoding: 'utf8' });
+    expect(gomod).toMatch(/^require github.com\/opentofu\/opentofu v1\.12\.6$|\tgithub.com\/opentofu\/opentofu v1\.12\.6/m);
+    expect(gomod).toMatch(/^replace github.com\/hashicorp\/hcl\/v2 v2\.20\.1 => github.com\/opentofu\/hcl\/v2 /m);
+    expect(gomod).toMatch(/^tool github.com\/opentofu\/opentofu\/cmd\/tofu$/m);
+  });
+});
