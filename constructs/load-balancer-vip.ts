@@ -3,7 +3,7 @@ import type { Host } from '../lib/inventory.js';
 import { assertUniqueHosts } from '../lib/inventory.js';
 import { type PlanContributor, type StepSpec, addWarning } from '../lib/plan/index.js';
 import { type SecretStore, secretStoreFor } from '../lib/pki/index.js';
-import { HAPROXY_PATHS, type HaproxyBackendCheck, renderHaproxyConfig } from '../lib/render/haproxy.js';
+import { HAPROXY_PATHS, type HaproxyBackendCheck, type HaproxyCheckTiming, renderHaproxyConfig } from '../lib/render/haproxy.js';
 import {
   KEEPALIVED_PATHS,
   type KeepalivedTrackScript,
@@ -31,7 +31,7 @@ import {
   parseIpv4Cidr,
 } from '../lib/validate.js';
 
-export type { HaproxyBackendCheck } from '../lib/render/haproxy.js';
+export type { HaproxyBackendCheck, HaproxyCheckTiming } from '../lib/render/haproxy.js';
 
 /** A server haproxy forwards to. */
 export interface LoadBalancerBackend {
@@ -62,6 +62,15 @@ export interface LoadBalancerVipProps {
   readonly backends?: LoadBalancerBackend[];
   /** How haproxy checks the backends: `GET /healthz` over TLS (API servers) or a TCP connect. @default "https-healthz" */
   readonly backendCheck?: HaproxyBackendCheck;
+  /**
+   * How fast haproxy takes a dead backend out. `"fast"`: checks every second, a backend is down after 2 failed
+   * checks or 2 failed client connections (within about 3 s of a power-off), connects time out after 1 s and are
+   * retried on another backend. `"seed-003"`: seed 003's timings, as hakube had them before (`tcp`: `inter 10s
+   * downinter 5s rise 2 fall 2`; `https-healthz`: haproxy's `inter 2s fall 3`; 5 s connects, one retry): a dead
+   * backend keeps its share of new connections, each waiting 5 s, for 20–30 s (`tcp`) or 10–12 s. See
+   * `HaproxyCheckTiming`. @default "fast"
+   */
+  readonly backendCheckTiming?: HaproxyCheckTiming;
   /** Network interface that carries the VIP on every host. @default each host's `interface` */
   readonly interface?: string;
   /** VRRP virtual_router_id, 1–255; must be unique among VRRP groups on the same network segment. @default 51 */
@@ -118,6 +127,8 @@ export class LoadBalancerVip extends Construct implements PlanContributor {
   /** `<vip>:<port>`: what clients (kubeconfigs, `controlPlaneEndpoint`) point at. */
   readonly endpoint: string;
   readonly backendCheck: HaproxyBackendCheck;
+  /** How fast haproxy takes a dead backend out (`backendCheckTiming`). */
+  readonly backendCheckTiming: HaproxyCheckTiming;
   readonly virtualRouterId: number;
   /** keepalived priority of each host, in `hosts` order. */
   readonly priorities: readonly number[];
@@ -160,6 +171,10 @@ export class LoadBalancerVip extends Construct implements PlanContributor {
     this.backendCheck = props.backendCheck ?? 'https-healthz';
     if (this.backendCheck !== 'https-healthz' && this.backendCheck !== 'tcp') {
       fail(where, 'backendCheck', this.backendCheck, 'must be "https-healthz" or "tcp"');
+    }
+    this.backendCheckTiming = props.backendCheckTiming ?? 'fast';
+    if (this.backendCheckTiming !== 'fast' && this.backendCheckTiming !== 'seed-003') {
+      fail(where, 'backendCheckTiming', this.backendCheckTiming, 'must be "fast" or "seed-003"');
     }
     if (props.interface !== undefined && (typeof props.interface !== 'string' || !isInterfaceName(props.interface))) {
       fail(where, 'interface', props.interface, 'is not a network interface name');
@@ -257,6 +272,7 @@ export class LoadBalancerVip extends Construct implements PlanContributor {
       name: this.name,
       port: this.port,
       check: this.backendCheck,
+      timing: this.backendCheckTiming,
       servers: this.servers,
       statsSocket: this.statsSocket,
     });

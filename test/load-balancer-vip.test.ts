@@ -9,7 +9,7 @@ import { LoadBalancerVip, type LoadBalancerVipProps } from '../constructs/load-b
 import { TerraformProvisioner } from '../lib/backends/cdktf.js';
 import { Host } from '../lib/inventory.js';
 import { Plan } from '../lib/plan/index.js';
-import { HAPROXY_PATHS, renderHaproxyConfig } from '../lib/render/haproxy.js';
+import { HAPROXY_PATHS, SEED_003_DEFAULT_SERVER, haproxyDefaultServer, renderHaproxyConfig } from '../lib/render/haproxy.js';
 import { KEEPALIVED_PATHS, parseKeepalivedAuth, renderHaproxyCheckScript, renderKeepalivedAuth } from '../lib/render/keepalived.js';
 import { ipv4SubnetRange, isIpv4InSubnet, parseIpv4Cidr } from '../lib/validate.js';
 import { hosts, readTree, tempDir } from './fixtures.js';
@@ -187,11 +187,12 @@ describe('LoadBalancerVip rendering', () => {
       '    option httpchk GET /healthz',
       '    http-check expect status 200',
       '    balance roundrobin',
+      '    default-server inter 1s fastinter 500ms downinter 2s rise 2 fall 2 observe layer4 error-limit 2 on-error mark-down',
       '    server node-1 10.77.0.11:6443 check check-ssl verify none',
       '    server node-2 10.77.0.12:6443 check check-ssl verify none',
       '    server node-3 10.77.0.13:6443 check check-ssl verify none',
     ].join('\n'));
-    expect(cfg).not.toMatch(/tcp-check|default-server|stats socket/);
+    expect(cfg).not.toMatch(/tcp-check|maxconn|stats socket/);
     // every host gets the same haproxy.cfg
     expect(file(plan, 'lb-api/node-1/configure', HAPROXY_PATHS.candidate)).toBe(cfg);
   });
@@ -202,7 +203,8 @@ describe('LoadBalancerVip rendering', () => {
     const l = lines(cfg);
     expect(l).toContain('bind *:9443');
     expect(l).toContain('option tcp-check');
-    expect(l).toContain('default-server inter 10s downinter 5s rise 2 fall 2 slowstart 60s maxconn 250 maxqueue 256 weight 100');
+    // the fast check timing, with seed 003's limits for TCP backends
+    expect(l).toContain('default-server inter 1s fastinter 500ms downinter 2s rise 2 fall 2 observe layer4 error-limit 2 on-error mark-down slowstart 60s maxconn 250 maxqueue 256 weight 100');
     expect(l).toContain('server node-1 10.77.0.11:6443 check');
     expect(l).toContain('stats socket /run/haproxy/admin.sock mode 660 level admin');
     expect(cfg).not.toMatch(/httpchk|check-ssl/);
@@ -210,6 +212,60 @@ describe('LoadBalancerVip rendering', () => {
     const check = file(plan, 'lb-api/node-1/configure', KEEPALIVED_PATHS.checkScript);
     expect(check).toContain("timeout 2 bash -c ': </dev/tcp/127.0.0.1/9443'");
     expect(plan.step('lb-api/node-1/install').script).toContain('-o Acquire::Retries=3 install haproxy keepalived\n');
+  });
+
+  it('takes a dead backend out within about 3 s by default: 1 s checks, failed connections observed, 1 s connects retried elsewhere', async () => {
+    expect(lb().lb.backendCheckTiming).toBe('fast');
+    for (const backendCheck of ['https-healthz', 'tcp'] as const) {
+      const plan = await Plan.of(lb({ backendCheck }).root);
+      const l = lines(file(plan, 'lb-api/node-1/configure', HAPROXY_PATHS.candidate));
+      const defaults = l.slice(l.indexOf('defaults'), l.indexOf('', l.indexOf('defaults')));
+      expect(defaults, backendCheck).toEqual([
+        'defaults',
+        'log global',
+        'mode tcp',
+        'option tcplog',
+        'option dontlognull',
+        'option redispatch 1',
+        'retries 3',
+        'timeout connect 1s',
+        'timeout client 35s',
+        'timeout server 35s',
+        'timeout tunnel 1h',
+        'timeout queue 20s',
+        'timeout check 10s',
+      ]);
+      const defaultServer = l.filter((x) => x.startsWith('default-server'));
+      expect(defaultServer, backendCheck).toHaveLength(1);
+      // check every 1 s (a check connect times out after min(timeout connect, inter) = 1 s because timeout check
+      // is set), every 500 ms once one failed: down after 2 failures, i.e. within about 3.5 s of a power-off
+      expect(defaultServer[0]).toMatch(/^default-server inter 1s fastinter 500ms downinter 2s rise 2 fall 2 observe layer4 error-limit 2 on-error mark-down( |$)/);
+    }
+  });
+
+  it('renders seed 003\'s check timing on request, exactly as before the fast default', async () => {
+    const tcp = await Plan.of(lb({ backendCheck: 'tcp', backendCheckTiming: 'seed-003' }).root);
+    const tcpLines = lines(file(tcp, 'lb-api/node-1/configure', HAPROXY_PATHS.candidate));
+    expect(tcpLines.filter((x) => x.startsWith('default-server'))).toEqual([SEED_003_DEFAULT_SERVER]);
+    expect(SEED_003_DEFAULT_SERVER).toBe('default-server inter 10s downinter 5s rise 2 fall 2 slowstart 60s maxconn 250 maxqueue 256 weight 100');
+    const https = await Plan.of(lb({ backendCheckTiming: 'seed-003' }).root);
+    const httpsCfg = file(https, 'lb-api/node-1/configure', HAPROXY_PATHS.candidate);
+    expect(httpsCfg).not.toMatch(/default-server|observe|fastinter/); // haproxy's own inter 2s, rise 2, fall 3
+    for (const l of [tcpLines, lines(httpsCfg)]) {
+      expect(l).toContain('option redispatch');
+      expect(l).toContain('retries 1');
+      expect(l).toContain('timeout connect 5s');
+      expect(l).not.toContain('option redispatch 1');
+    }
+    expect(haproxyDefaultServer('tcp', 'seed-003')).toBe(SEED_003_DEFAULT_SERVER);
+    expect(haproxyDefaultServer('https-healthz', 'seed-003')).toBeUndefined();
+    // the timing is part of the configure steps' content, so changing it re-runs them (and reloads haproxy)
+    const secretsDir = tempDir();
+    const fast = await Plan.of(lb({ secretsDir }).root);
+    const seed = await Plan.of(lb({ secretsDir, backendCheckTiming: 'seed-003' }).root);
+    expect(fast.steps.filter((st) => seed.step(st.id).hash !== st.hash).map((st) => st.id)).toEqual([
+      'lb-api/node-1/configure', 'lb-api/node-2/configure', 'lb-api/node-3/configure',
+    ]);
   });
 
   it('places a check script after kubeadm\'s check_apiserver.sh: haproxy active and /healthz through it', async () => {
@@ -245,8 +301,14 @@ describe('LoadBalancerVip rendering', () => {
 });
 
 describe('rendered configurations pass the real tools', () => {
-  it('haproxy -c (zero-warning mode) accepts both check modes, IPv6 backends and the stats socket', async () => {
-    const variants: Props[] = [{}, { backendCheck: 'tcp', statsSocket: true }, { backends: [{ name: 'v6', address: 'fd00::5', port: 6443 }] }];
+  it('haproxy -c (zero-warning mode) accepts both check modes with both timings, IPv6 backends and the stats socket', async () => {
+    const variants: Props[] = [
+      {},
+      { backendCheck: 'tcp', statsSocket: true },
+      { backends: [{ name: 'v6', address: 'fd00::5', port: 6443 }] },
+      { backendCheckTiming: 'seed-003' },
+      { backendCheck: 'tcp', backendCheckTiming: 'seed-003' },
+    ];
     for (const props of variants) {
       const plan = await Plan.of(lb(props).root);
       const result = haproxyCheck(file(plan, 'lb-api/node-1/configure', HAPROXY_PATHS.candidate));
@@ -263,6 +325,10 @@ describe('rendered configurations pass the real tools', () => {
     const duplicate = haproxyCheck(`${good}    server a 10.0.0.2:1 check\n`);
     expect(duplicate.status).not.toBe(0);
     expect(duplicate.output).toMatch(/another server named 'a'/);
+    // haproxy parses the check timing keywords (a typo there fails too)
+    const badOnError = haproxyCheck(good.replace('on-error mark-down', 'on-error shrug'));
+    expect(badOnError.status).not.toBe(0);
+    expect(badOnError.output).toMatch(/on-error/);
   });
 
   it('keepalived -t accepts every host\'s configuration, with the secret include file, in every variant', async () => {
@@ -349,6 +415,7 @@ describe('LoadBalancerVip synth-time rules', () => {
     ['haproxy port = a backend port on an LB host', { port: 6443 }, /port 6443 is also the port of backend node-1 \(10.77.0.11:6443\) on load balancer host node-1: haproxy and the backend cannot both listen on it/],
     ['haproxy port = a loopback backend', { backends: [{ name: 'local', address: '127.0.0.1', port: 8443 }] }, /port 8443 is also the port of backend local \(127.0.0.1:8443\), a loopback address/],
     ['backendCheck', { backendCheck: 'http' as never }, /backendCheck "http" must be "https-healthz" or "tcp"/],
+    ['backendCheckTiming', { backendCheckTiming: 'slow' as never }, /backendCheckTiming "slow" must be "fast" or "seed-003"/],
     ['interface', { interface: 'eth 0' }, /interface "eth 0" is not a network interface name/],
     ['backend name', { backends: [{ name: 'Master 1', address: '10.77.0.11', port: 6443 }] }, /backends\[0\].name "Master 1" must be host-name-like/],
     ['duplicate backend name', { backends: [{ name: 'a', address: '10.77.0.11', port: 6443 }, { name: 'a', address: '10.77.0.12', port: 6443 }] }, /backends\[1\].name "a" is used by another backend/],

@@ -1,13 +1,18 @@
 /**
  * End to end on the built-in lab: haproxy + keepalived on three hosts holding a VIP in front of a 3-member etcd
- * cluster. Proves the VIP answers, balances across every backend, and moves on a hard power-off of its holder and
- * when haproxy stops there; the holder takes it back when it returns (preempt, the default).
+ * cluster. Proves the VIP answers, balances across every backend, keeps serving new connections when a backend is
+ * powered off (haproxy's default check timing takes it out within seconds), and moves on a hard power-off of its
+ * holder and when haproxy stops there; the holder takes it back when it returns (preempt, the default).
  */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdCluster } from '../../constructs/etcd-cluster.js';
 import { LoadBalancerVip } from '../../constructs/load-balancer-vip.js';
 import type { Inventory } from '../../lib/inventory.js';
-import { labDown, labPower } from '../../lib/lab/index.js';
+import { labDown, labHostSpec, labPower } from '../../lib/lab/index.js';
 import { tempDir } from '../fixtures.js';
 import { acquireLab, figure, onHost, projectDir, synthStack, tcpOpen, terraform, until } from './helpers.js';
 
@@ -31,6 +36,84 @@ async function holders(): Promise<string[]> {
 async function secondsUntilVipAnswers(started: number, timeoutMs = 30_000): Promise<number> {
   await until(`${VIP}:${PORT} to answer`, timeoutMs, async () => ((await tcpOpen(VIP, PORT, 200)) ? true : undefined));
   return (Date.now() - started) / 1000;
+}
+
+/** The etcd member ids that answered `endpoint status` through the VIP, asking until all `count` did. */
+async function untilEveryMemberAnswersThroughVip(count: number, timeoutMs: number): Promise<Set<string>> {
+  const ids = new Set<string>();
+  await until(`all ${count} members answering through the VIP`, timeoutMs, async () => {
+    const r = await onHost(inventory, 'lab-2', `ETCDCTL_API=3 etcdctl --endpoints=https://${VIP}:${PORT} ${TLS} --command-timeout=3s endpoint status -w json`);
+    const line = r.out.split('\n').find((l) => l.startsWith('['));
+    if (r.ok && line) ids.add(String((JSON.parse(line) as Array<{ Status: { header: { member_id: number } } }>)[0].Status.header.member_id));
+    return ids.size === count ? true : undefined;
+  });
+  return ids;
+}
+
+/** etcdctl's default `--dial-timeout`: a client that has no TLS session with a backend by then gives up. */
+const CLIENT_DEADLINE_MS = 2000;
+
+interface Probe {
+  /** ms after the power-off the connection was opened. */
+  readonly at: number;
+  /** ms until the answer, or until it failed. */
+  readonly ms: number;
+  readonly ok: boolean;
+  readonly what: string;
+}
+
+/**
+ * One new connection from this machine through the VIP: TLS with etcd's health-check client certificate (the
+ * server certificate must be a member's, for the VIP's address), `GET /health`. Fine when any HTTP answer arrives
+ * within CLIENT_DEADLINE_MS (a 503 during a leader election is still a live member answering).
+ */
+function probeOnce(tls: { ca: string; cert: string; key: string }, startedAt: number): Promise<Probe> {
+  const at = Date.now() - startedAt;
+  const opened = Date.now();
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (ok: boolean, what: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      req.destroy();
+      resolve({ at, ms: Date.now() - opened, ok, what });
+    };
+    const req = request({ host: VIP, port: PORT, path: '/health', method: 'GET', agent: false, ...tls }, (res) => {
+      res.resume();
+      done(true, String(res.statusCode));
+    });
+    const timer = setTimeout(() => done(false, `no answer within ${CLIENT_DEADLINE_MS} ms`), CLIENT_DEADLINE_MS);
+    req.once('error', (e) => done(false, e.message));
+    req.end();
+  });
+}
+
+/** `count` new connections through the VIP, one every `everyMs` (each bounded by CLIENT_DEADLINE_MS); all results. */
+async function probeVip(count: number, everyMs: number, startedAt: number): Promise<Probe[]> {
+  const tls = {
+    ca: readFileSync(join(secretsDir, 'etcd', 'ca.crt'), 'utf8'),
+    cert: readFileSync(join(secretsDir, 'etcd', 'healthcheck-client.crt'), 'utf8'),
+    key: readFileSync(join(secretsDir, 'etcd', 'healthcheck-client.key'), 'utf8'),
+  };
+  const pending: Promise<Probe>[] = [];
+  for (let i = 0; i < count; i++) {
+    pending.push(probeOnce(tls, startedAt));
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return Promise.all(pending);
+}
+
+/** When haproxy on `lbHost` logged (to the journal) `server` DOWN after `sinceMs` (epoch ms), and why; waits up to `timeoutMs`. */
+async function haproxyMarkedDown(lbHost: string, server: string, sinceMs: number, timeoutMs: number): Promise<{ atMs: number; reason: string }> {
+  const since = Math.floor(sinceMs / 1000) - 1;
+  const query = `journalctl -u haproxy.service -o short-unix --no-pager --since @${since} | grep -F 'Server lb/${server} is DOWN' || true`;
+  return until(`haproxy on ${lbHost} to mark ${server} DOWN`, timeoutMs, async () => {
+    const line = (await onHost(inventory, lbHost, query)).out.split('\n').find((l) => l.includes(`lb/${server} is DOWN`));
+    if (!line) return undefined;
+    const reason = line.replace(/^.* is DOWN, reason: /, '').replace(/(, check duration|\. \d+ active and).*$/, '');
+    return { atMs: Number(line.split(' ')[0]) * 1000, reason };
+  });
 }
 
 function deploy(nopreempt: boolean) {
@@ -75,17 +158,41 @@ describe('LoadBalancerVip on the lab', () => {
   }, 60_000);
 
   it('balances connections through VIP:port across every backend', async () => {
-    // haproxy's checks (seed 003: inter 10s, rise 2) may still count a backend down that started after haproxy,
-    // so keep asking until every member has answered through the VIP
-    const ids = new Set<string>();
-    await until('all 3 members answering through the VIP', 90_000, async () => {
-      const r = await onHost(inventory, 'lab-2', `ETCDCTL_API=3 etcdctl --endpoints=https://${VIP}:${PORT} ${TLS} --command-timeout=3s endpoint status -w json`);
-      const line = r.out.split('\n').find((l) => l.startsWith('['));
-      if (r.ok && line) ids.add(String((JSON.parse(line) as Array<{ Status: { header: { member_id: number } } }>)[0].Status.header.member_id));
-      return ids.size === 3 ? true : undefined;
-    });
-    expect(ids.size).toBe(3);
+    // haproxy may still count a backend down that started after it (until `rise` checks passed), so keep asking
+    // until every member has answered through the VIP
+    expect((await untilEveryMemberAnswersThroughVip(3, 90_000)).size).toBe(3);
   }, 120_000);
+
+  it('keeps serving new connections when a backend is powered off: fewer than 1% fail, the backend is out within 4 s', async () => {
+    expect(await holders()).toEqual(['lab-1']);
+    // lab-3 is a backend and a BACKUP; the VIP and the haproxy that gets the connections stay on lab-1. A power cut
+    // silences the host's network at once: take its link down first (the lab's kill does it only after the
+    // container's processes are gone, and until then its kernel would refuse connections, which haproxy notices
+    // at once), then kill it.
+    const killed = Date.now();
+    const down = spawnSync('ip', ['-n', labHostSpec(3).netns, 'link', 'set', 'eth0', 'down'], { encoding: 'utf8' });
+    expect(down.status, down.stderr).toBe(0);
+    await labPower('lab-3', 'kill', { projectDir });
+    // 300 new connections over 15 s, each bounded by the client's 2 s deadline: stops by itself
+    const probes = await probeVip(300, 50, killed);
+    const failed = probes.filter((p) => !p.ok);
+    const slow = probes.filter((p) => p.ms > 500);
+    const markedDown = await haproxyMarkedDown('lab-1', 'lab-3', killed, 30_000);
+    // lab-2's haproxy sees almost no traffic (its keepalived track script's connection every second): mostly checks
+    const markedDownIdle = await haproxyMarkedDown('lab-2', 'lab-3', killed, 30_000);
+    const statuses = [...new Set(probes.filter((p) => p.ok).map((p) => p.what))].join(', ');
+    figure(`new connections through the VIP after a backend's power-off: ${failed.length} of ${probes.length} failed (${((100 * failed.length) / probes.length).toFixed(2)}%), ${slow.length} took over 0.5 s, HTTP ${statuses}; the slowest took`, Math.max(...probes.map((p) => p.ms)) / 1000);
+    if (slow.length) figure(`the last connection haproxy sent to the dead backend (over 0.5 s) was opened after`, slow.at(-1)!.at / 1000);
+    figure(`haproxy on lab-1 (the VIP's) marked the powered-off backend DOWN (${markedDown.reason}) after`, (markedDown.atMs - killed) / 1000);
+    figure(`haproxy on lab-2 (almost idle) marked it DOWN (${markedDownIdle.reason}) after`, (markedDownIdle.atMs - killed) / 1000);
+    for (const p of failed) process.stderr.write(`  failed: opened ${(p.at / 1000).toFixed(2)} s after the power-off, ${p.ms} ms: ${p.what}\n`);
+    expect(failed.length / probes.length).toBeLessThan(0.01);
+    expect((markedDown.atMs - killed) / 1000).toBeLessThan(4);
+    expect((markedDownIdle.atMs - killed) / 1000).toBeLessThan(4);
+
+    await labPower('lab-3', 'on', { projectDir });
+    expect((await untilEveryMemberAnswersThroughVip(3, 120_000)).size).toBe(3);
+  }, 240_000);
 
   it('moves the VIP within 5 s of a hard power-off of its holder, and takes it back when the holder returns', async () => {
     const started = Date.now();
