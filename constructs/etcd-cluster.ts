@@ -223,6 +223,9 @@ export class EtcdCluster extends Construct implements PlanContributor {
       title: `Check that all ${this.members.length} etcd members are healthy`,
       script: renderEtcdHealthScript(this.install, this.clientEndpoints),
       after: configured,
+      // whenever a step of this cluster ran, its health is checked again
+      rerunWith: steps.map((s) => s.id),
+      check: true,
     });
     return steps;
   }

@@ -325,6 +325,9 @@ export class LoadBalancerVip extends Construct implements PlanContributor {
       title: `Check that ${this.endpoint} accepts connections`,
       script: renderLbReadyScript(this.vip, this.port),
       after: [...this.configureStepIds],
+      // whenever a step of this load balancer ran, the VIP is checked again
+      rerunWith: steps.map((s) => s.id),
+      check: true,
     });
     return steps;
   }

@@ -34,7 +34,13 @@ describe('TerraformProvisioner (cdktf)', () => {
     expect(configure.depends_on).toEqual(['terraform_data.etcd-lab_node-1_configure', 'terraform_data.etcd-lab_node-2_install']);
     expect(configure.connection).toEqual({
       type: 'ssh', host: '10.77.0.12', port: 22, user: 'root', timeout: '5m', agent: 'false',
-      private_key: '${file(pathexpand(var.ssh_private_key_1))}',
+      private_key: '${file(pathexpand(var.ssh_private_key_1))}', host_key: hosts(3)[1].hostKey,
+    });
+    // the first wave gives up on a host within 30 s; the health check re-runs whenever a configure step is replaced
+    expect(resources['hosts_node-2_reachable'].connection.timeout).toBe('30s');
+    expect(resources['etcd-lab_node-1_install'].depends_on).toEqual(['terraform_data.hosts_ready']);
+    expect(resources['etcd-lab_health'].lifecycle).toEqual({
+      replace_triggered_by: ['terraform_data.etcd-lab_node-1_configure', 'terraform_data.etcd-lab_node-2_configure', 'terraform_data.etcd-lab_node-3_configure'],
     });
     // one variable per key path, whose default is the path: the key itself is read only when a step connects
     expect((json as any).variable).toEqual({ ssh_private_key_1: expect.objectContaining({ type: 'string', default: '/keys/id_ed25519' }) });
@@ -44,7 +50,7 @@ describe('TerraformProvisioner (cdktf)', () => {
     const key = provisioners.find((p) => p.file?.destination === step.files.find((f) => f.path === '/etc/etcd/pki/server.key')!.stagedAt)!.file;
     expect(key).toEqual({ source: join(secretsDir, 'etcd/node-2-server.key'), destination: '/root/.hakube-stage/etcd-lab_node-2_configure/4' });
     expect(provisioners.at(-1)!['remote-exec'].inline).toEqual(['bash /root/.hakube-stage/etcd-lab_node-2_configure/run.sh']);
-    expect(resources['etcd-lab_node-1_install'].depends_on).toBeUndefined();
+    expect(resources['hosts_node-1_reachable'].depends_on).toBeUndefined();
   });
 
   it('pins host keys, uses the agent without a key file, and goes through a bastion', async () => {

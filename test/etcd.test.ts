@@ -150,6 +150,7 @@ describe('EtcdCluster rendering', () => {
     const plan = await Plan.of(root);
     const ids = plan.steps.map((s) => s.id);
     expect(ids).toEqual([
+      'hosts/node-1/reachable', 'hosts/node-2/reachable', 'hosts/node-3/reachable', 'hosts/ready',
       'etcd-etcd/node-1/install', 'etcd-etcd/node-2/install', 'etcd-etcd/node-3/install',
       'etcd-etcd/node-1/configure', 'etcd-etcd/node-2/configure', 'etcd-etcd/node-3/configure',
       'etcd-etcd/health',
@@ -157,7 +158,8 @@ describe('EtcdCluster rendering', () => {
     expect(plan.step('etcd-etcd/node-2/configure').after).toEqual(['etcd-etcd/node-1/configure', 'etcd-etcd/node-2/install']);
     expect(plan.step('etcd-etcd/health').after).toEqual(['etcd-etcd/node-1/configure', 'etcd-etcd/node-2/configure', 'etcd-etcd/node-3/configure']);
     expect(plan.step('etcd-etcd/health').script).toContain('--endpoints=https://10.77.0.11:2379,https://10.77.0.12:2379,https://10.77.0.13:2379');
-    expect(plan.waves().length).toBe(5);
+    expect(plan.step('etcd-etcd/node-1/install').after).toEqual(['hosts/ready']);
+    expect(plan.waves().length).toBe(7);
   });
 
   it('places certificates and keys from the secrets dir with tight modes and owners', async () => {
@@ -182,7 +184,22 @@ describe('EtcdCluster rendering', () => {
     expect(again.toYaml()).toBe(first.toYaml());
     const changed = await Plan.of(cluster({ secretsDir, snapshotCount: 5000 }).root);
     const differs = first.steps.filter((s) => changed.step(s.id).hash !== s.hash).map((s) => s.id);
-    expect(differs).toEqual(['etcd-etcd/node-1/configure', 'etcd-etcd/node-2/configure', 'etcd-etcd/node-3/configure']);
+    // the configure steps, the health check after them, and the first wave's checks of the hosts they run on
+    expect(differs).toEqual([
+      'hosts/node-1/reachable', 'hosts/node-2/reachable', 'hosts/node-3/reachable', 'hosts/ready',
+      'etcd-etcd/node-1/configure', 'etcd-etcd/node-2/configure', 'etcd-etcd/node-3/configure', 'etcd-etcd/health',
+    ]);
+  });
+
+  it('checks health again whenever a step of the cluster changes, and only then', async () => {
+    const secretsDir = tempDir();
+    const base = await Plan.of(cluster({ secretsDir }).root);
+    const health = base.step('etcd-etcd/health');
+    expect([...health.rerunWith].sort()).toEqual(base.steps.filter((s) => s.id.startsWith('etcd-etcd/node-')).map((s) => s.id).sort());
+    const release = await Plan.of(cluster({ secretsDir, install: { from: 'release', version: '3.5.17', sha256: 'c'.repeat(64) } }).root);
+    expect(release.step('etcd-etcd/node-1/install').hash).not.toBe(base.step('etcd-etcd/node-1/install').hash);
+    expect(release.step('etcd-etcd/health').hash).not.toBe(health.hash);
+    expect((await Plan.of(cluster({ secretsDir }).root)).step('etcd-etcd/health').hash).toBe(health.hash);
   });
 
   it('installs a pinned release with its sha256 and a mirror base URL', async () => {

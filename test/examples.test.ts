@@ -14,7 +14,9 @@ describe('examples', () => {
     const json = synthApp('main.ts', 'demo');
     const health = json.resource.terraform_data['etcd-demo_health'];
     expect(health.connection.host).toBe('10.77.0.11');
-    expect(Object.keys(json.resource.terraform_data)).toHaveLength(7 + 7);
+    // etcd 7 steps, the VIP 7, and the first wave: 3 reachability checks and hosts/ready
+    expect(Object.keys(json.resource.terraform_data)).toHaveLength(7 + 7 + 3 + 1);
+    expect(json.resource.terraform_data['etcd-demo_lab-1_install'].depends_on).toEqual(['terraform_data.hosts_ready']);
     expect(json.resource.terraform_data['lb-vip_ready'].depends_on).toHaveLength(3);
   });
 });

@@ -5,11 +5,19 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Host } from '../lib/inventory.js';
 
-/** `count` hosts named `<prefix>-1..` on 10.77.0.11.. with a key path (nothing is read from it at synth). */
+/**
+ * `count` hosts named `<prefix>-1..` on 10.77.0.11.. with a key path (nothing is read from it at synth) and a pinned
+ * host key (made up, in the right form).
+ */
 export function hosts(count: number, prefix = 'node', firstOctet = 11): Host[] {
   return Array.from({ length: count }, (_, i) =>
-    new Host({ name: `${prefix}-${i + 1}`, address: `10.77.0.${firstOctet + i}`, privateKeyPath: '/keys/id_ed25519' }),
+    new Host({ name: `${prefix}-${i + 1}`, address: `10.77.0.${firstOctet + i}`, privateKeyPath: '/keys/id_ed25519', hostKey: fakeHostKey(`${prefix}-${i + 1}`) }),
   );
+}
+
+/** A made-up ed25519 host public key for `name`, in the form `Host` accepts. */
+export function fakeHostKey(name: string): string {
+  return `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${Buffer.from(name.padEnd(32, '.')).toString('base64')}`;
 }
 
 export function tempDir(prefix = 'hakube-test-'): string {

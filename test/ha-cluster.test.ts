@@ -294,6 +294,9 @@ describe('examples', () => {
     expect(graph[k(cps[2], 'join')]).toContain(k(cps[1], 'join'));
     for (const n of nodes) expect(graph[k(n, 'join')]).toEqual([`k8s-${name}_bootstrap-token`, k(n, 'kube-packages')]);
     if (name !== 'onprem') expect(graph[k(cps[0], 'init')]).toContain(`etcd-${name}_health`);
+    // the first wave: every host is checked, and nothing starts before all answered
+    for (const host of [...cps, ...nodes]) expect(graph[`hosts_${host}_reachable`]).toEqual([]);
+    for (const [id, deps] of Object.entries(graph)) if (!id.startsWith('hosts_')) expect(deps.length, id).toBeGreaterThan(0);
     expect(graph).toMatchSnapshot();
   });
 });

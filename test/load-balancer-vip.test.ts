@@ -263,8 +263,10 @@ describe('LoadBalancerVip rendering', () => {
     const secretsDir = tempDir();
     const fast = await Plan.of(lb({ secretsDir }).root);
     const seed = await Plan.of(lb({ secretsDir, backendCheckTiming: 'seed-003' }).root);
+    // (with the first wave's checks of their hosts and the VIP's ready check after them)
     expect(fast.steps.filter((st) => seed.step(st.id).hash !== st.hash).map((st) => st.id)).toEqual([
-      'lb-api/node-1/configure', 'lb-api/node-2/configure', 'lb-api/node-3/configure',
+      'hosts/node-1/reachable', 'hosts/node-2/reachable', 'hosts/node-3/reachable', 'hosts/ready',
+      'lb-api/node-1/configure', 'lb-api/node-2/configure', 'lb-api/node-3/configure', 'lb-api/ready',
     ]);
   });
 
@@ -509,6 +511,7 @@ describe('LoadBalancerVip plan', () => {
   it('plans install → configure per host, then one ready check', async () => {
     const plan = await Plan.of(lb().root);
     expect(plan.steps.map((s) => s.id)).toEqual([
+      'hosts/node-1/reachable', 'hosts/node-2/reachable', 'hosts/node-3/reachable', 'hosts/ready',
       'lb-api/node-1/install', 'lb-api/node-2/install', 'lb-api/node-3/install',
       'lb-api/node-1/configure', 'lb-api/node-2/configure', 'lb-api/node-3/configure',
       'lb-api/ready',
@@ -523,13 +526,14 @@ describe('LoadBalancerVip plan', () => {
         ['/etc/keepalived/hakube-vrrp-auth.conf', '0600'],
         ['/etc/keepalived/hakube-check-haproxy.sh', '0755'],
       ]);
-      expect(plan.step(`lb-api/${host}/install`).after).toEqual([]);
+      expect(plan.step(`lb-api/${host}/install`).after).toEqual(['hosts/ready']);
     }
     const ready = plan.step('lb-api/ready');
     expect(ready.host).toBe('node-1');
     expect(ready.after).toEqual(['lb-api/node-1/configure', 'lb-api/node-2/configure', 'lb-api/node-3/configure']);
     expect(ready.script).toContain("timeout 3 bash -c ': </dev/tcp/10.77.0.100/8443'");
-    expect(plan.waves().length).toBe(3);
+    expect([...ready.rerunWith].sort()).toEqual(plan.steps.filter((st) => /^lb-api\/node-/.test(st.id)).map((st) => st.id).sort());
+    expect(plan.waves().length).toBe(5);
   });
 
   it('a backend change re-runs exactly the configure steps', async () => {
@@ -539,7 +543,8 @@ describe('LoadBalancerVip plan', () => {
     changed.lb.addBackend({ name: 'node-4', address: '10.77.0.14', port: 6443 });
     const second = await Plan.of(changed.root);
     expect(first.steps.filter((s) => second.step(s.id).hash !== s.hash).map((s) => s.id)).toEqual([
-      'lb-api/node-1/configure', 'lb-api/node-2/configure', 'lb-api/node-3/configure',
+      'hosts/node-1/reachable', 'hosts/node-2/reachable', 'hosts/node-3/reachable', 'hosts/ready',
+      'lb-api/node-1/configure', 'lb-api/node-2/configure', 'lb-api/node-3/configure', 'lb-api/ready',
     ]);
   });
 

@@ -1,5 +1,5 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Construct } from 'constructs';
 import { describe, expect, it } from 'vitest';
@@ -82,9 +82,10 @@ describe('Plan', () => {
     expect(s.script).toContain('hakube_place 0 /etc/x.conf 0640 root:etcd');
     expect(s.files[0].stagedAt).toBe('/root/.hakube-stage/x_a/0');
     expect(s.command).toBe('bash /root/.hakube-stage/x_a/run.sh');
-    expect(s.script).toContain("trap 'rm -rf -- \"$STAGE\"' EXIT");
+    expect(s.script).toContain('trap hakube_exit EXIT');
     const ops = new Host({ name: 'o', address: '10.0.0.9', user: 'ops' });
-    expect(new Plan([step('x/a', ops)]).steps[0].command).toBe('sudo bash /home/ops/.hakube-stage/x_a/run.sh');
+    // -n: a host whose sudo asks for a password fails at once instead of waiting for one nobody types
+    expect(new Plan([step('x/a', ops)]).steps[0].command).toBe('sudo -n bash /home/ops/.hakube-stage/x_a/run.sh');
   });
 
   it('the generated file placement really is idempotent and atomic (run with bash on this machine)', () => {
@@ -104,6 +105,23 @@ describe('Plan', () => {
     expect(execFileSync('stat', ['-c', '%a', dest], { encoding: 'utf8' }).trim()).toBe('640');
   });
 
+  it('removes its stage directory on the way out, and a failing step says that a re-deploy finishes it (run with bash)', () => {
+    const stage = tempDir();
+    const run = (body: string) => {
+      const script = new Plan([step('x/a', a, [], { script: body })]).steps[0].script.replace(/^STAGE=.*$/m, `STAGE=${stage}`);
+      writeFileSync(join(stage, 'secret'), 'x');
+      return spawnSync('bash', ['-c', script], { encoding: 'utf8' });
+    };
+    const ok = run('echo fine');
+    expect([ok.status, ok.stderr]).toEqual([0, '']);
+    expect(existsSync(stage)).toBe(false);
+    mkdirSync(stage);
+    const failed = run('false');
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toBe('hakube: step x/a failed on node-1 (exit 1); the deploy marks it for a re-run: fix the cause, then deploy again to finish from here\n');
+    expect(existsSync(stage)).toBe(false);
+  });
+
   it('Plan.of collects steps and warnings from the construct tree, and validates the whole tree first', async () => {
     class Thing extends Construct implements PlanContributor {
       calls = 0;
@@ -120,12 +138,73 @@ describe('Plan', () => {
     const root = new Construct(undefined as never, 'root');
     const good = new Thing(root, 'one');
     const plan = await Plan.of(root);
-    expect(plan.steps.map((s) => s.id)).toEqual(['thing/one']);
+    expect(plan.steps.map((s) => s.id)).toEqual(['hosts/node-1/reachable', 'hosts/ready', 'thing/one']);
     expect(plan.warnings).toEqual(['root/one: careful']);
     const bad = new Thing(root, 'two', true);
     await expect(Plan.of(root)).rejects.toThrow(/root\/two: is bad/);
     expect(bad.calls).toBe(0);
     expect(good.calls).toBe(1);
+  });
+
+  it('starts with a quick check of every host, and nothing changes anything before all of them answered', async () => {
+    class Work extends Construct implements PlanContributor {
+      async planSteps() {
+        return [step('w/a1', a), step('w/a2', a, ['w/a1']), step('w/b1', b), step('w/c1', c, ['w/b1'])];
+      }
+    }
+    const root = new Construct(undefined as never, 'root');
+    new Work(root, 'w');
+    const plan = await Plan.of(root);
+    expect(plan.waves().map((wave) => wave.map((s) => s.id))).toEqual([
+      ['hosts/node-1/reachable', 'hosts/node-2/reachable', 'hosts/node-3/reachable'],
+      ['hosts/ready'],
+      ['w/a1', 'w/b1'],
+      ['w/a2', 'w/c1'],
+    ]);
+    expect(plan.step('hosts/ready').after).toEqual(['hosts/node-1/reachable', 'hosts/node-2/reachable', 'hosts/node-3/reachable']);
+    expect(plan.steps.filter((s) => s.id.startsWith('hosts/')).every((s) => s.quickConnect)).toBe(true);
+    expect(plan.steps.filter((s) => s.id.startsWith('w/')).some((s) => s.quickConnect)).toBe(false);
+    expect(plan.step('hosts/node-1/reachable').rerunWith).toEqual(['w/a1', 'w/a2']);
+  });
+
+  it('re-runs a host check (and the gate) when one of its steps changes, and no other host check', async () => {
+    const build = (body: string) => {
+      class Work extends Construct implements PlanContributor {
+        async planSteps() {
+          return [step('w/a1', a, [], { script: body }), step('w/b1', b)];
+        }
+      }
+      const root = new Construct(undefined as never, 'root');
+      new Work(root, 'w');
+      return Plan.of(root);
+    };
+    const [before, after] = [await build('echo one'), await build('echo two')];
+    const changed = before.steps.filter((s) => after.step(s.id).hash !== s.hash).map((s) => s.id);
+    expect(changed).toEqual(['hosts/node-1/reachable', 'hosts/ready', 'w/a1']);
+  });
+
+  it('runs the host check as a script: it refuses to go on where steps would not run as root', async () => {
+    class Work extends Construct implements PlanContributor {
+      async planSteps() {
+        return [step('w/a1', a)];
+      }
+    }
+    const root = new Construct(undefined as never, 'root');
+    new Work(root, 'w');
+    const script = (await Plan.of(root)).step('hosts/node-1/reachable').script;
+    const fakes = tempDir();
+    writeFileSync(join(fakes, 'id'), '#!/bin/sh\necho 1000\n', { mode: 0o755 }); // a user that is not root
+    const asUser = spawnSync('bash', ['-c', script], { encoding: 'utf8', env: { ...process.env, PATH: `${fakes}:${process.env.PATH}` } });
+    expect(asUser.status).toBe(1);
+    expect(asUser.stderr).toMatch(/steps on .* do not run as root/);
+    const asRoot = spawnSync('bash', ['-c', script], { encoding: 'utf8' });
+    expect(asRoot.stdout).toMatch(/answers; steps run as root/);
+    expect(asRoot.status).toBe(0);
+  });
+
+  it('refuses rerunWith cycles and unknown ids', () => {
+    expect(() => new Plan([{ ...step('x/a', a), rerunWith: ['x/b'] }, { ...step('x/b', a), rerunWith: ['x/a'] }])).toThrow(/rerunWith cycle/);
+    expect(() => new Plan([{ ...step('x/a', a), rerunWith: ['x/zz'] }])).toThrow(/re-runs with unknown step "x\/zz"/);
   });
 
   it('serializes to stable YAML', () => {

@@ -271,7 +271,7 @@ describe('PulumiProvisioner', () => {
     // no key: nothing set, the provider uses the agent at $SSH_AUTH_SOCK
     expect(get('etcd-lab_b_install').object.connection).toEqual(secret({ host: '10.0.0.2', port: 22, user: 'root', dialErrorLimit: -1, perDialTimeout: 5 }));
     // a non-root user runs the script through sudo, from a stage dir in its home
-    expect(get('etcd-lab_a_install').object.create).toBe('sudo bash /home/ops/.hakube-stage/etcd-lab_a_install/run.sh');
+    expect(get('etcd-lab_a_install').object.create).toBe('sudo -n bash /home/ops/.hakube-stage/etcd-lab_a_install/run.sh');
     expect(get('etcd-lab_a_install-stage').object.create).toContain('mkdir /home/ops/.hakube-stage/etcd-lab_a_install');
   });
 
@@ -387,7 +387,13 @@ describe('parity with the cdktf backend', () => {
       expect(first.deps).toEqual([...new Set(outside.map((d) => stepSlug(provisioner.steps.get(d)!.group[0]!)))].sort());
     }
     // etcd: each member's install + configure run in one group only where that adds no wait (member 1)
+    // the first wave stays apart: a group ends with a step another host waits for (hosts/ready), so no member's
+    // install waits for member 1's
     expect(groups.map((g) => g.map((s) => s.id))).toEqual([
+      ['hosts/node-1/reachable'],
+      ['hosts/node-2/reachable'],
+      ['hosts/node-3/reachable'],
+      ['hosts/ready'],
       ['etcd-lab/node-1/install', 'etcd-lab/node-1/configure'],
       ['etcd-lab/node-2/install'],
       ['etcd-lab/node-3/install'],

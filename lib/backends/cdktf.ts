@@ -29,9 +29,15 @@ export interface TerraformProvisionerProps {
    * `null_resource` needs the hashicorp/null provider. @default "terraform_data"
    */
   readonly resourceType?: 'terraform_data' | 'null_resource';
-  /** How long Terraform keeps retrying a host's SSH connection. @default "5m" */
+  /**
+   * How long Terraform keeps retrying a host's SSH connection in a step (hosts may be rebooting). The first wave's
+   * reachability checks give up after 30 s instead. @default "5m"
+   */
   readonly connectionTimeout?: string;
 }
+
+/** SSH connection timeout of the quick checks (the first wave): a host that does not answer fails the deploy early. */
+const QUICK_CONNECTION_TIMEOUT = '30s';
 
 /**
  * Renders a plan into the enclosing TerraformStack: one resource per step, named after the step id, with an SSH
@@ -61,16 +67,22 @@ export class TerraformProvisioner extends Construct {
       if (clash) throw new ValidationError(`${this.node.path}: steps ${JSON.stringify(clash)} and ${JSON.stringify(step.id)} both become resource ${name}`);
       slugs.set(name, step.id);
       const host = props.plan.host(step.host);
+      // a forced or interrupted re-run of a step the check depends on re-runs the check as well (e.g. etcd health)
+      // (as plain references: Terraform reads no "${…}" template there)
+      const replaceTriggeredBy = step.rerunWith.filter((id) => step.after.includes(id)).map((id) => `${resourceType}.${stepSlug(id)}`);
       const config = {
-        connection: sshConnection(host, timeout, keys),
+        connection: sshConnection(host, step.quickConnect ? QUICK_CONNECTION_TIMEOUT : timeout, keys),
         provisioners: provisioners(step, paths),
         dependsOn: step.after.length ? step.after.map((dep) => resources.get(dep)!) : undefined,
+        lifecycle: replaceTriggeredBy.length ? { replaceTriggeredBy } : undefined,
       };
       const resource =
         resourceType === 'terraform_data'
           ? new TerraformDataStep(this, name, step.hash, config)
           : new nullResource.Resource(this, name, { ...config, triggers: { hash: step.hash } });
       resource.overrideLogicalId(name);
+      // for `hakube status`, which reads the synthesized stack: the step, and whether it is a read-only check
+      resource.addOverride('//.hakube', { step: step.id, host: step.host, ...(step.check ? { check: true } : {}) });
       resources.set(step.id, resource);
     }
     this.resources = resources;
@@ -86,7 +98,7 @@ class TerraformDataStep extends TerraformResource {
     scope: Construct,
     id: string,
     private readonly trigger: string,
-    config: Pick<TerraformResource, 'connection' | 'provisioners'> & { dependsOn?: TerraformResource[] },
+    config: Pick<TerraformResource, 'connection' | 'provisioners' | 'lifecycle'> & { dependsOn?: TerraformResource[] },
   ) {
     super(scope, id, {
       terraformResourceType: 'terraform_data',

@@ -110,6 +110,8 @@ export class PulumiProvisioner extends pulumi.ComponentResource {
     // Everything that can fail (unreadable keys, clashing names) fails here, before any resource is registered.
     const keys = new KeyReader();
     const connections = new Map(plan.hosts.map((host) => [host.name, sshConnection(host, { ...dial, keys })]));
+    // the first wave's reachability checks give up after a few dials instead of minutes
+    const quickConnections = new Map(plan.hosts.map((host) => [host.name, sshConnection(host, { ...QUICK_DIAL, keys })]));
     const units = this.combine === 'per-step' ? plan.steps.map((step) => [step]) : groupSteps(plan);
     const names = new Map<string, string>();
     for (const unit of units) {
@@ -121,7 +123,11 @@ export class PulumiProvisioner extends pulumi.ComponentResource {
         names.set(resourceName, unit[0]!.id);
       }
     }
-    const ctx: RenderContext = { parent: this, connections, replaceWithStage: args.replaceWithStage ?? true };
+    const ctx: RenderContext = {
+      parent: this,
+      connection: (steps) => (steps.every((step) => step.quickConnect) ? quickConnections : connections).get(steps[0]!.host)!,
+      replaceWithStage: args.replaceWithStage ?? true,
+    };
     const steps = new Map<string, PulumiStepResources>();
     this.steps = steps;
     this.plannedIds = new Set(plan.steps.map((step) => step.id));
@@ -250,10 +256,13 @@ function heapWarning(total: number, mode: 'per-step' | 'per-host'): string | und
   );
 }
 
+/** Dial settings of quick checks: about 20 s before a host that does not answer fails the deploy. */
+const QUICK_DIAL = { dialErrorLimit: 4, perDialTimeout: 5 };
+
 interface RenderContext {
   readonly parent: pulumi.Resource;
-  /** The SSH connection of each host, by host name. */
-  readonly connections: ReadonlyMap<string, types.input.remote.ConnectionArgs>;
+  /** The SSH connection for steps of one host (quick when they all are quick checks). */
+  readonly connection: (steps: readonly PlanStep[]) => types.input.remote.ConnectionArgs;
   readonly replaceWithStage: boolean;
 }
 
@@ -274,7 +283,7 @@ function resourceNames(unit: readonly PlanStep[], mode: 'per-step' | 'per-host')
 
 function renderStep(ctx: RenderContext, step: PlanStep, done: ReadonlyMap<string, PulumiStepResources>): PulumiStepResources {
   const slug = stepSlug(step.id);
-  const connection = ctx.connections.get(step.host)!;
+  const connection = ctx.connection([step]);
   const triggers = [step.hash];
   const stage = new remote.Command(
     `${slug}-stage`,
@@ -308,7 +317,7 @@ function renderStep(ctx: RenderContext, step: PlanStep, done: ReadonlyMap<string
  */
 function renderGroup(ctx: RenderContext, group: readonly PlanStep[], done: ReadonlyMap<string, PulumiStepResources>): PulumiStepResources {
   const slug = stepSlug(group[0]!.id);
-  const connection = ctx.connections.get(group[0]!.host)!;
+  const connection = ctx.connection(group);
   const triggers = group.map((s) => s.hash);
   const ids = group.map((s) => s.id);
   const inline: Array<{ path: string; content: string }> = [];
@@ -356,27 +365,32 @@ export function encodeStdin(files: ReadonlyArray<{ path: string; content: string
 /**
  * Steps grouped per host for per-host mode, in plan order. A step joins the latest group of its host when it runs
  * after a step of that group and every other step it runs after is in the group or already a dependency of the group:
- * the group graph stays the step graph with chains contracted (no new edge, so no cycle and no lost parallelism
- * between hosts), and within a group the steps keep plan order.
+ * the group graph stays the step graph with chains contracted (no new edge, so no cycle), and within a group the
+ * steps keep plan order. A step that a step of another host runs after ends its group, so no host waits for more
+ * than it needs.
  */
 export function groupSteps(plan: Plan): PlanStep[][] {
-  const groups: Array<{ steps: PlanStep[]; ids: Set<string>; deps: Set<number> }> = [];
+  const groups: Array<{ steps: PlanStep[]; ids: Set<string>; deps: Set<number>; awaited: boolean }> = [];
   const groupOf = new Map<string, number>();
   const latest = new Map<string, number>();
+  // steps another host waits for end their group: what joins after them would delay that host
+  const awaitedElsewhere = new Set(plan.steps.flatMap((step) => step.after.filter((dep) => plan.step(dep).host !== step.host)));
   for (const step of plan.steps) {
     const index = latest.get(step.host);
     const group = index === undefined ? undefined : groups[index]!;
     const joins =
       group !== undefined &&
+      !group.awaited &&
       step.after.some((dep) => group.ids.has(dep)) &&
       step.after.every((dep) => group.ids.has(dep) || group.deps.has(groupOf.get(dep)!));
     if (joins) {
       group.steps.push(step);
       group.ids.add(step.id);
+      group.awaited = awaitedElsewhere.has(step.id);
       groupOf.set(step.id, index!);
     } else {
       const deps = new Set(step.after.map((dep) => groupOf.get(dep)!));
-      groups.push({ steps: [step], ids: new Set([step.id]), deps });
+      groups.push({ steps: [step], ids: new Set([step.id]), deps, awaited: awaitedElsewhere.has(step.id) });
       groupOf.set(step.id, groups.length - 1);
       latest.set(step.host, groups.length - 1);
     }

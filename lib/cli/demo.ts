@@ -55,7 +55,7 @@ export async function runDemo(projectDir: string = process.cwd()): Promise<numbe
   const health = await labSsh(paths, members[0].address, `${etcdctl} endpoint health -w table && ${etcdctl} member list -w table`);
   process.stdout.write(health.stdout);
   process.stderr.write(health.stderr);
-  // haproxy counts a backend that came up after it as down until two checks passed (seed 003: every 5-10 s)
+  // haproxy counts a backend that came up after it as down until two checks passed (every second by default)
   console.error(`\nhakube demo: through the VIP ${DEMO_VIP}:8443 (haproxy, round robin):`);
   let vip = await labSsh(paths, members[0].address, viaVip);
   for (let waited = 0; !vip.ok && waited < 60; waited += 3) {

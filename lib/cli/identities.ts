@@ -1,8 +1,5 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Inventory, type Host } from '../inventory.js';
+import { sshRun } from './ssh.js';
 
 /** What makes a machine unique to Kubernetes (kubeadm's preflight asks for unique hostnames, MACs and product_uuids). */
 export interface HostIdentity {
@@ -65,40 +62,13 @@ export function identityProblems(identities: readonly HostIdentity[]): string[] 
 
 /** Read each host's identity over SSH (the operator's ssh client, the inventory's keys and pinned host keys). */
 export async function probeIdentities(hosts: readonly Host[]): Promise<HostIdentity[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'hakube-preflight-'));
-  try {
-    return await Promise.all(
-      hosts.map(async (host) => {
-        const knownHosts = join(dir, `${host.name}.known_hosts`);
-        if (host.hostKey) writeFileSync(knownHosts, `${host.port === 22 ? host.address : `[${host.address}]:${host.port}`} ${host.hostKey}\n`);
-        const args = [
-          '-F', 'none', '-p', String(host.port), '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', '-o', 'LogLevel=ERROR',
-          '-o', `UserKnownHostsFile=${knownHosts}`,
-          '-o', `StrictHostKeyChecking=${host.hostKey ? 'yes' : 'accept-new'}`,
-          ...(host.privateKeyPath ? ['-i', host.privateKeyPath.replace(/^~(?=\/)/, homedir()), '-o', 'IdentitiesOnly=yes'] : []),
-          ...(host.bastion ? ['-J', `${host.bastion.user}@${host.bastion.address}:${host.bastion.port}`] : []),
-          `${host.user}@${host.address}`,
-          PROBE,
-        ];
-        const { code, stdout, stderr } = await run('ssh', args);
-        if (code !== 0) throw new Error(`${host.name} (${host.address}): ssh failed (exit ${code}): ${stderr.trim()}`);
-        return parseIdentity(host.name, stdout);
-      }),
-    );
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-function run(cmd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return Promise.all(
+    hosts.map(async (host) => {
+      const { code, stdout, stderr } = await sshRun(host, PROBE);
+      if (code !== 0) throw new Error(`${host.name} (${host.address}): ssh failed (exit ${code}): ${stderr.trim()}`);
+      return parseIdentity(host.name, stdout);
+    }),
+  );
 }
 
 export const IDENTITIES_USAGE = `usage: hakube identities [hosts.yaml]

@@ -10,6 +10,8 @@ import { existsSync } from 'node:fs';
 import { labInventoryPath } from '../lab/index.js';
 import { BUILD_USAGE, buildCommand } from './build.js';
 import { runDemo } from './demo.js';
+import { HOSTS_USAGE, hostsCommand } from './hosts.js';
+import { STATUS_USAGE, statusCommand } from './status.js';
 import { IDENTITIES_USAGE, identitiesCommand } from './identities.js';
 
 /** One `hakube <verb>`. */
@@ -29,6 +31,12 @@ const VERBS: Readonly<Record<string, Verb>> = {
     usage: IDENTITIES_USAGE,
     run: (args) => identitiesCommand(args, () => (existsSync('hosts.yaml') ? 'hosts.yaml' : labInventoryPath())),
   },
+  hosts: {
+    summary: 'record each host\'s SSH host key in hosts.yaml for review (scan), or check the pinned ones',
+    usage: HOSTS_USAGE,
+    run: (args) => hostsCommand(args, () => (existsSync('hosts.yaml') ? 'hosts.yaml' : labInventoryPath())),
+  },
+  status: { summary: 'run the read-only checks of the synthesized stacks now (hosts, etcd health, VIPs)', usage: STATUS_USAGE, run: statusCommand },
   build: { summary: 'build a pinned tool from its Go module into the machine-wide cache (opentofu)', usage: BUILD_USAGE, run: (args) => buildCommand(args) },
   demo: {
     summary: 'lab up, then cdktf deploy the root app (3-member TLS etcd behind a VIP) and print its health',

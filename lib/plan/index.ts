@@ -1,2 +1,3 @@
 export * from './plan.js';
 export * from './step.js';
+export * from './reachability.js';

@@ -2,6 +2,7 @@ import type { IConstruct } from 'constructs';
 import yaml from 'js-yaml';
 import { Host, assertUniqueHosts } from '../inventory.js';
 import { ValidationError } from '../validate.js';
+import { unpinnedHostKeyWarnings, withReachabilityChecks } from './reachability.js';
 import { type PlanStep, type StepSpec, resolveStep } from './step.js';
 
 /** Implemented by every hakube construct that puts work on hosts. */
@@ -50,18 +51,36 @@ export class Plan {
     for (const construct of nodes) {
       if (isPlanContributor(construct)) specs.push(...(await construct.planSteps()));
     }
-    return new Plan(specs, warnings);
+    return new Plan(withReachabilityChecks(specs), [...warnings, ...unpinnedHostKeyWarnings(specs)]);
   }
 
   /** A plan from steps directly (constructs use `Plan.of`). Throws on duplicate ids, unknown `after` ids and cycles. */
   constructor(specs: readonly StepSpec[], warnings: readonly string[] = []) {
     const hosts = [...new Map(specs.map((s) => [s.host.name, s.host])).values()];
     assertUniqueHosts('plan', [...new Set(specs.map((s) => s.host))]);
-    const byId = new Map<string, PlanStep>();
+    const specsById = new Map<string, StepSpec>();
     for (const spec of specs) {
-      if (byId.has(spec.id)) throw new ValidationError(`plan: step id ${JSON.stringify(spec.id)} is used twice`);
-      byId.set(spec.id, resolveStep(spec));
+      if (specsById.has(spec.id)) throw new ValidationError(`plan: step id ${JSON.stringify(spec.id)} is used twice`);
+      specsById.set(spec.id, spec);
     }
+    // a step is resolved after the steps whose hashes go into its own (rerunWith)
+    const byId = new Map<string, PlanStep>();
+    const resolving = new Set<string>();
+    const resolve = (spec: StepSpec): PlanStep => {
+      const done = byId.get(spec.id);
+      if (done) return done;
+      if (resolving.has(spec.id)) throw new ValidationError(`plan: rerunWith cycle through step ${JSON.stringify(spec.id)}`);
+      resolving.add(spec.id);
+      const hashes = (spec.rerunWith ?? []).map((id) => {
+        const other = specsById.get(id);
+        if (!other) throw new ValidationError(`plan: step ${JSON.stringify(spec.id)} re-runs with unknown step ${JSON.stringify(id)}`);
+        return resolve(other).hash;
+      });
+      const step = resolveStep(spec, hashes);
+      byId.set(spec.id, step);
+      return step;
+    };
+    for (const spec of specs) resolve(spec);
     for (const step of byId.values()) {
       for (const dep of step.after) {
         if (!byId.has(dep)) throw new ValidationError(`plan: step ${JSON.stringify(step.id)} runs after unknown step ${JSON.stringify(dep)}`);

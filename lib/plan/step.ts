@@ -40,6 +40,15 @@ export interface StepSpec {
   readonly script: string;
   /** Ids of steps that must finish first. @default [] */
   readonly after?: string[];
+  /**
+   * Ids of steps whose change re-runs this one too: their hashes go into this step's hash (a component's health
+   * check re-runs whenever a step of the component ran). @default []
+   */
+  readonly rerunWith?: string[];
+  /** A check that must fail within seconds when its host does not answer, instead of retrying SSH for minutes. @default false */
+  readonly quickConnect?: boolean;
+  /** Read-only: it verifies and changes nothing, so `hakube status` may run it at any time. @default false */
+  readonly check?: boolean;
 }
 
 /** A file of a resolved step, with its content hash and where the backend stages it. */
@@ -71,7 +80,13 @@ export interface PlanStep {
   /** The directory the backend creates (mode 0700) before uploading. */
   readonly stageDir: string;
   readonly after: readonly string[];
-  /** sha256 over the host's identity, the script and the files: a change re-runs the step. */
+  /** Steps whose change re-runs this one (see {@link StepSpec.rerunWith}). */
+  readonly rerunWith: readonly string[];
+  /** Fail within seconds when the host does not answer (see {@link StepSpec.quickConnect}). */
+  readonly quickConnect: boolean;
+  /** Read-only, for `hakube status` (see {@link StepSpec.check}). */
+  readonly check: boolean;
+  /** sha256 over the host's identity, the script, the files and the hashes of `rerunWith`: a change re-runs the step. */
   readonly hash: string;
 }
 
@@ -79,8 +94,11 @@ const STEP_ID = /^[a-z0-9][a-z0-9.-]*(\/[a-z0-9][a-z0-9.-]*)*$/;
 const MODE = /^0[0-7]{3}$/;
 const OWNER = /^[a-z_][a-z0-9_-]*:[a-z_][a-z0-9_-]*$/;
 
-/** Resolve a construct's step into a plan step: validate it, hash it, write its script prologue. */
-export function resolveStep(spec: StepSpec): PlanStep {
+/**
+ * Resolve a construct's step into a plan step: validate it, hash it, write its script prologue. `rerunHashes` are the
+ * hashes of its `rerunWith` steps, in that order.
+ */
+export function resolveStep(spec: StepSpec, rerunHashes: readonly string[] = []): PlanStep {
   const where = `step ${JSON.stringify(spec.id)}`;
   if (!STEP_ID.test(spec.id)) fail(where, 'id', spec.id, 'must be lowercase words joined by "/"');
   const stageDir = `${spec.host.stageDir}/${stepSlug(spec.id)}`;
@@ -101,7 +119,8 @@ export function resolveStep(spec: StepSpec): PlanStep {
   }
   const script = renderStepScript(spec, stageDir, files);
   const scriptPath = `${stageDir}/run.sh`;
-  const command = spec.host.user === 'root' ? `bash ${sh(scriptPath)}` : `sudo bash ${sh(scriptPath)}`;
+  // sudo -n: a host that asks for a password fails at once instead of waiting for one nobody types
+  const command = spec.host.user === 'root' ? `bash ${sh(scriptPath)}` : `sudo -n bash ${sh(scriptPath)}`;
   const after = [...new Set(spec.after ?? [])].sort();
   const hash = sha256(
     JSON.stringify({
@@ -109,9 +128,11 @@ export function resolveStep(spec: StepSpec): PlanStep {
       host: [spec.host.name, spec.host.address, spec.host.user, spec.host.port, spec.host.hostKey ?? ''],
       script,
       files: files.map((f) => [f.path, f.mode, f.owner, f.sha256]),
+      ...(rerunHashes.length ? { rerunWith: rerunHashes } : {}),
     }),
   );
-  return { id: spec.id, host: spec.host.name, title: spec.title, files, script, scriptPath, command, stageDir, after, hash };
+  const rerunWith = [...(spec.rerunWith ?? [])];
+  return { id: spec.id, host: spec.host.name, title: spec.title, files, script, scriptPath, command, stageDir, after, rerunWith, quickConnect: spec.quickConnect ?? false, check: spec.check ?? false, hash };
 }
 
 /** Step id as a single path or resource name segment: `etcd/node-1/configure` → `etcd_node-1_configure`. */
@@ -134,7 +155,14 @@ function renderStepScript(spec: StepSpec, stageDir: string, files: PlanFile[]): 
     `# hakube step ${spec.id} on ${spec.host.name}`,
     'set -euo pipefail',
     `STAGE=${sh(stageDir)}`,
-    `trap 'rm -rf -- "$STAGE"' EXIT`,
+    '# on the way out: no staged file (secrets) stays behind, and a failure says how it ends',
+    '# shellcheck disable=SC2317 # run by the EXIT trap',
+    `hakube_exit() {`,
+    '  local rc=$?',
+    '  rm -rf -- "$STAGE"',
+    `  if [ "$rc" != 0 ]; then echo ${sh(`hakube: step ${spec.id} failed on ${spec.host.name}`)}" (exit $rc); the deploy marks it for a re-run: fix the cause, then deploy again to finish from here" >&2; fi`,
+    '}',
+    'trap hakube_exit EXIT',
   ];
   if (files.length > 0) {
     lines.push(

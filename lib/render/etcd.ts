@@ -224,10 +224,12 @@ exit 1
 /** Wait until every member answers healthy over TLS, then print the member list. */
 export function renderEtcdHealthScript(source: EtcdInstallSource, endpoints: readonly string[], timeoutSeconds = 180): string {
   const etcdctl = `ETCDCTL_API=3 ${sh(`${etcdBinDir(source)}/etcdctl`)} --endpoints=${sh(endpoints.join(','))} ${etcdctlTlsArgs()}`;
-  return `deadline=$((SECONDS + ${timeoutSeconds}))
+  return `# waits for the cluster to converge; HAKUBE_CHECK_WAIT (seconds) shortens the wait (hakube status)
+wait_s=\${HAKUBE_CHECK_WAIT:-${timeoutSeconds}}
+deadline=$((SECONDS + wait_s))
 until ${etcdctl} endpoint health; do
   if [ "$SECONDS" -ge "$deadline" ]; then
-    echo "hakube: etcd cluster not healthy after ${timeoutSeconds} s" >&2
+    echo "hakube: etcd cluster not healthy after $wait_s s" >&2
     exit 1
   fi
   echo "hakube: waiting for all ${endpoints.length} members ($SECONDS s)"

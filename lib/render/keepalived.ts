@@ -219,15 +219,15 @@ if ! keepalived -t -f ${sh(K.candidate)}; then
   echo "hakube: keepalived rejects" ${sh(K.candidate)} "(the live configuration is unchanged)" >&2
   exit 1
 fi
-# Replace a live configuration by its checked candidate, atomically and only when they differ.
+# Replace a live configuration by its checked candidate, atomically and only when they differ; the candidate goes.
 hakube_promote() {
   local candidate=$1 live=$2
-  if [ -f "$live" ] && cmp -s "$candidate" "$live"; then
-    return 0
+  if ! { [ -f "$live" ] && cmp -s "$candidate" "$live"; }; then
+    install -m 0644 -o root -g root "$candidate" "$live.hakube-new"
+    mv -f "$live.hakube-new" "$live"
+    echo "hakube: updated $live"
   fi
-  install -m 0644 -o root -g root "$candidate" "$live.hakube-new"
-  mv -f "$live.hakube-new" "$live"
-  echo "hakube: updated $live"
+  rm -f "$candidate"
 }
 hakube_promote ${sh(H.candidate)} ${sh(H.config)}
 hakube_promote ${sh(K.candidate)} ${sh(K.config)}
@@ -255,10 +255,12 @@ fi
 /** Wait until `<vip>:<port>` accepts TCP connections: some host holds the VIP and its haproxy listens. */
 export function renderLbReadyScript(vip: string, port: number, timeoutSeconds = 60): string {
   const endpoint = sh(`${vip}:${port}`);
-  return `deadline=$((SECONDS + ${sh(timeoutSeconds)}))
+  return `# waits for the VIP to answer; HAKUBE_CHECK_WAIT (seconds) shortens the wait (hakube status)
+wait_s=\${HAKUBE_CHECK_WAIT:-${sh(timeoutSeconds)}}
+deadline=$((SECONDS + wait_s))
 until timeout 3 bash -c ${sh(`: </dev/tcp/${vip}/${port}`)} 2>/dev/null; do
   if [ "$SECONDS" -ge "$deadline" ]; then
-    echo "hakube: nothing accepts connections on" ${endpoint} "after" ${sh(timeoutSeconds)} "s" >&2
+    echo "hakube: nothing accepts connections on" ${endpoint} "after $wait_s s" >&2
     exit 1
   fi
   echo "hakube: waiting for" ${endpoint} "($SECONDS s)"

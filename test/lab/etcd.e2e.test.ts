@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdCluster } from '../../constructs/etcd-cluster.js';
 import { identityProblems, probeIdentities } from '../../lib/cli/identities.js';
+import { runChecks, stackChecks, taintedSteps } from '../../lib/cli/status.js';
 import type { Inventory } from '../../lib/inventory.js';
 import { labDown, labPower } from '../../lib/lab/index.js';
 import { tempDir } from '../fixtures.js';
@@ -116,10 +117,16 @@ describe('etcd on the lab', () => {
       resource_changes: Array<{ address: string; change: { actions: string[] } }>;
     };
     const replaced = show.resource_changes.filter((c) => c.change.actions.includes('create')).map((c) => c.address).sort();
+    // the configure steps; the health check, because they ran; the first wave, because their hosts have work to do
     expect(replaced).toEqual([
+      'terraform_data.etcd-e2e_health',
       'terraform_data.etcd-e2e_lab-1_configure',
       'terraform_data.etcd-e2e_lab-2_configure',
       'terraform_data.etcd-e2e_lab-3_configure',
+      'terraform_data.hosts_lab-1_reachable',
+      'terraform_data.hosts_lab-2_reachable',
+      'terraform_data.hosts_lab-3_reachable',
+      'terraform_data.hosts_ready',
     ]);
     const apply = terraform(stackDir, 'apply', '-auto-approve', '-input=false', 'changed.tfplan');
     figure('rolling settings change', apply.seconds);
@@ -129,6 +136,46 @@ describe('etcd on the lab', () => {
     for (const host of ['lab-1', 'lab-2', 'lab-3']) {
       expect((await onHost(inventory, host, 'grep ^ETCD_SNAPSHOT_COUNT= /etc/etcd/etcd.env')).out.trim()).toBe('ETCD_SNAPSHOT_COUNT=20000');
     }
+  }, 300_000);
+
+  it('changes nothing while a member it has work for is down, says so within a minute, and finishes once it is back', async () => {
+    const before = (await onHost(inventory, 'lab-1', 'grep ^ETCD_SNAPSHOT_COUNT= /etc/etcd/etcd.env')).out.trim();
+    await labPower('lab-3', 'kill', { projectDir });
+    ({ stackDir } = await declare(30000));
+    const failed = terraform(stackDir, 'apply', '-auto-approve', '-input=false');
+    figure('deploy with one member powered off, until it fails', failed.seconds);
+    expect(failed.status).not.toBe(0);
+    expect(failed.seconds).toBeLessThan(90);
+    expect(failed.output).toContain('terraform_data.hosts_lab-3_reachable');
+    // the reachable members were not reconfigured: no mixed cluster
+    expect((await onHost(inventory, 'lab-1', 'grep ^ETCD_SNAPSHOT_COUNT= /etc/etcd/etcd.env')).out.trim()).toBe(before);
+    const status = await runChecks(stackChecks(outdir));
+    expect(status.filter((r) => !r.ok).map((r) => r.step).sort()).toEqual(['etcd-e2e/health', 'hosts/lab-3/reachable']);
+    expect(taintedSteps(outdir)).toEqual([{ stack: 'lab', steps: ['hosts_lab-3_reachable'] }]);
+
+    await labPower('lab-3', 'on', { projectDir });
+    await until('lab-3 answers ssh', 60_000, async () => ((await onHost(inventory, 'lab-3', 'true')).ok ? true : undefined));
+    const finished = terraform(stackDir, 'apply', '-auto-approve', '-input=false');
+    figure('the same deploy once the member is back', finished.seconds);
+    expect(finished.status).toBe(0);
+    for (const host of ['lab-1', 'lab-2', 'lab-3']) {
+      expect((await onHost(inventory, host, 'grep ^ETCD_SNAPSHOT_COUNT= /etc/etcd/etcd.env')).out.trim()).toBe('ETCD_SNAPSHOT_COUNT=30000');
+    }
+    expect((await runChecks(stackChecks(outdir))).every((r) => r.ok)).toBe(true);
+    expect(taintedSteps(outdir)).toEqual([]);
+  }, 600_000);
+
+  it('re-checks health when the configure step of a member is run again by hand', () => {
+    const plan = terraform(stackDir, 'plan', '-input=false', '-replace=terraform_data.etcd-e2e_lab-2_configure', '-out=replace.tfplan');
+    expect(plan.status).toBe(0);
+    const show = JSON.parse(terraform(stackDir, 'show', '-json', 'replace.tfplan').stdout) as {
+      resource_changes: Array<{ address: string; change: { actions: string[] } }>;
+    };
+    const replaced = show.resource_changes.filter((c) => c.change.actions.includes('create')).map((c) => c.address).sort();
+    expect(replaced).toEqual(['terraform_data.etcd-e2e_health', 'terraform_data.etcd-e2e_lab-2_configure']);
+    const apply = terraform(stackDir, 'apply', '-auto-approve', '-input=false', 'replace.tfplan');
+    expect(apply.status).toBe(0);
+    expect(apply.output).toContain('terraform_data.etcd-e2e_health: Provisioning with');
   }, 300_000);
 
   it('saves a snapshot', async () => {
