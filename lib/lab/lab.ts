@@ -396,6 +396,8 @@ async function power(host: string, action: LabPowerAction, options: LabOptions):
     return;
   }
   await step(`${action === 'kill' ? 'killing' : 'powering off'} ${host}`, async () => {
+    // a power cut silences the host at once: its link goes first, before the kernel has reaped its processes
+    if (action === 'kill') hostLinkDown(spec);
     if (running) await stopHosts([{ name: node.name, pid: node.pid }], action === 'kill' ? 'hard' : 'clean');
     hostLinkDown(spec);
     node.pid = undefined;

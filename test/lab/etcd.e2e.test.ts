@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdCluster } from '../../constructs/etcd-cluster.js';
 import { identityProblems, probeIdentities } from '../../lib/cli/identities.js';
 import { runChecks, stackChecks, taintedSteps } from '../../lib/cli/status.js';
-import type { Inventory } from '../../lib/inventory.js';
+import { Host, type Inventory } from '../../lib/inventory.js';
 import { labDown, labPower } from '../../lib/lab/index.js';
 import { tempDir } from '../fixtures.js';
 import { acquireLab, figure, onHost, projectDir, synthStack, terraform, until } from './helpers.js';
@@ -187,4 +187,20 @@ describe('etcd on the lab', () => {
     expect(status.revision).toBeGreaterThan(0);
     expect(status.totalKey).toBeGreaterThanOrEqual(5);
   });
+
+  it('stops within a minute, changing nothing, when a host answers with another key than the pinned one (last: it leaves a failed deploy)', async () => {
+    const before = (await onHost(inventory, 'lab-1', 'grep ^ETCD_SNAPSHOT_COUNT= /etc/etcd/etcd.env')).out.trim();
+    const [lab1, lab2, lab3] = inventory.hosts;
+    const impostor = new Host({ name: lab2.name, address: lab2.address, privateKeyPath: lab2.privateKeyPath, hostKey: lab1.hostKey });
+    const mismatched = await synthStack(outdir, (stack) => {
+      new EtcdCluster(stack, 'etcd', { clusterName: 'e2e', members: [lab1, impostor, lab3], secretsDir, snapshotCount: 40000 });
+    });
+    const failed = terraform(mismatched.stackDir, 'apply', '-auto-approve', '-input=false');
+    figure('deploy with a host key that does not match, until it fails', failed.seconds);
+    expect(failed.status).not.toBe(0);
+    expect(failed.seconds).toBeLessThan(90);
+    expect(failed.output).toContain('terraform_data.hosts_lab-2_reachable');
+    expect(failed.output).toMatch(/host key mismatch|key mismatch|handshake failed/i);
+    expect((await onHost(inventory, 'lab-1', 'grep ^ETCD_SNAPSHOT_COUNT= /etc/etcd/etcd.env')).out.trim()).toBe(before);
+  }, 300_000);
 });
