@@ -40,16 +40,25 @@ export function findEngine(env: NodeJS.ProcessEnv = process.env): Engine | undef
 
 /** The environment to run an engine (or cdktf) in: no update checks, no warning about a missing CLI config. */
 export function engineEnv(engine: Engine, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = { ...env, TERRAFORM_BINARY_NAME: engine.binary, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1' };
-  // a CLI config path that does not exist only makes the engine print a warning box on every call
+  return { ...quietEnv(env), TERRAFORM_BINARY_NAME: engine.binary, TF_IN_AUTOMATION: '1' };
+}
+
+/**
+ * The environment to run an engine in: no update checks, and no warning box about a CLI configuration file that
+ * does not exist (OpenTofu prints it on stdout, where it breaks `-json` output).
+ */
+export function quietEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { ...env, CHECKPOINT_DISABLE: '1' };
   if (out.TF_CLI_CONFIG_FILE && !existsSync(out.TF_CLI_CONFIG_FILE)) delete out.TF_CLI_CONFIG_FILE;
   return out;
 }
 
+/** `Terraform v1.11.4` or `OpenTofu v1.12.6`, from `<binary> version` (which may print warnings around it). */
 function engineVersion(binary: string): string | undefined {
-  const result = spawnSync(binary, ['version'], { encoding: 'utf8', env: { ...process.env, CHECKPOINT_DISABLE: '1' }, timeout: 30_000 });
-  return result.status === 0 ? result.stdout.split('\n')[0].trim() : undefined;
+  const result = spawnSync(binary, ['version'], { encoding: 'utf8', env: quietEnv(process.env), timeout: 30_000 });
+  return result.status === 0 ? /^(Terraform|OpenTofu) v\S+/im.exec(result.stdout)?.[0] : undefined;
 }
+
 
 function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
   for (const dir of (env.PATH ?? '').split(delimiter)) {

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { EtcdCluster } from '../constructs/etcd-cluster.js';
 import { TerraformProvisioner, escapeTemplate } from '../lib/backends/cdktf.js';
 import { Host } from '../lib/inventory.js';
+import { quietEnv } from '../lib/engine.js';
 import { Plan } from '../lib/plan/index.js';
 import { PLACEHOLDER_SECRETS_CONTEXT } from '../lib/pki/index.js';
 import { engineBinary, hosts, projectRoot, readTree, secretMarkers, tempDir } from './fixtures.js';
@@ -81,7 +82,7 @@ describe('TerraformProvisioner (cdktf)', () => {
     const keyPath = join(tempDir(), 'absent', 'id_ed25519');
     const members = hosts(3).map((h) => new Host({ name: h.name, address: h.address, privateKeyPath: keyPath }));
     const { stackDir, plan } = await synth({ members });
-    const env = { ...process.env, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1' };
+    const env = { ...quietEnv(), TF_IN_AUTOMATION: '1' };
     execFileSync(engineBinary(), ['init', '-input=false', '-no-color'], { cwd: stackDir, env, stdio: 'pipe' });
     const out = JSON.parse(execFileSync(engineBinary(), ['validate', '-json', '-no-color'], { cwd: stackDir, env, encoding: 'utf8' }));
     expect(out).toMatchObject({ valid: true, error_count: 0 });

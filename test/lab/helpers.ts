@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { App, LocalBackend, TerraformStack } from 'cdktf';
 import { join } from 'node:path';
 import { TerraformProvisioner } from '../../lib/backends/cdktf.js';
+import { quietEnv } from '../../lib/engine.js';
 import type { Inventory } from '../../lib/inventory.js';
 import { labPaths, labSsh, labStatus, labUp } from '../../lib/lab/index.js';
 import { Plan } from '../../lib/plan/index.js';
@@ -43,7 +44,7 @@ export function runEngine(binary: string, stackDir: string, ...args: string[]): 
   const result = spawnSync(binary, [...args, '-no-color'], {
     cwd: stackDir,
     encoding: 'utf8',
-    env: { ...process.env, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1' },
+    env: { ...quietEnv(), TF_IN_AUTOMATION: '1' },
     maxBuffer: 64 * 1024 * 1024,
   });
   const out = { status: result.status ?? -1, stdout: result.stdout, output: `${result.stdout}${result.stderr}`, seconds: (Date.now() - started) / 1000 };

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordHostKeys, scanInventory } from '../../lib/cli/hosts.js';
 import { Inventory } from '../../lib/inventory.js';
 import {
   LAB_BRIDGE,
@@ -91,6 +92,15 @@ describe.skipIf(!enabled)('hakube lab (end to end)', () => {
       expect(hostname).toBe(`lab-${i + 1}`);
       expect(['running', 'degraded']).toContain(systemState);
     });
+  });
+
+  it('hakube hosts scan records the keys the hosts really have', async () => {
+    const live = Inventory.fromYamlFile(paths.inventoryPath);
+    const unpinned = new Inventory(live.hosts.map((h) => ({ name: h.name, address: h.address, privateKeyPath: h.privateKeyPath })));
+    const results = await scanInventory(unpinned);
+    expect(results.map((r) => [r.host, r.status, r.key])).toEqual(live.hosts.map((h) => [h.name, 'recorded', h.hostKey]));
+    const recorded = Inventory.fromYaml(recordHostKeys(unpinned.toYaml(), results));
+    expect(recorded.hosts.map((h) => h.hostKey)).toEqual(live.hosts.map((h) => h.hostKey));
   });
 
   it('rejects a host key that is not the pinned one', async () => {
