@@ -167,7 +167,8 @@ describe('node preparation on the lab', () => {
     const pid = await containerdPid('lab-2');
     await declare({ ...mainOptions, sandboxImage: 'registry.k8s.io/pause:3.9' });
     expect(terraform(stackDir, 'plan', '-input=false', '-out=changed.tfplan').status).toBe(0);
-    expect(planned('changed.tfplan')).toEqual(['terraform_data.k8s_lab-1_containerd', 'terraform_data.k8s_lab-2_containerd']);
+    // (and the first wave: the hosts with work to do are checked before anything changes)
+    expect(planned('changed.tfplan')).toEqual(['terraform_data.hosts_lab-1_reachable', 'terraform_data.hosts_lab-2_reachable', 'terraform_data.hosts_ready', 'terraform_data.k8s_lab-1_containerd', 'terraform_data.k8s_lab-2_containerd']);
     const apply = terraform(stackDir, 'apply', '-auto-approve', '-input=false', 'changed.tfplan');
     figure('containerd setting change on 2 hosts', apply.seconds);
     expect(apply.status).toBe(0);
@@ -207,6 +208,7 @@ describe('kube-packages against a signed stand-in of pkgs.k8s.io on the lab mach
     await declare({ kubernetesVersion: '1.31.2', kubernetesRepoBaseUrl: baseUrl }, false);
     expect(terraform(stackDir, 'plan', '-input=false', '-out=packages.tfplan').status).toBe(0);
     expect(planned('packages.tfplan')).toEqual([
+      'terraform_data.hosts_lab-1_reachable', 'terraform_data.hosts_lab-2_reachable', 'terraform_data.hosts_ready',
       'terraform_data.k8s_lab-1_containerd', 'terraform_data.k8s_lab-1_kube-packages', 'terraform_data.k8s_lab-1_os',
       'terraform_data.k8s_lab-2_containerd', 'terraform_data.k8s_lab-2_kube-packages', 'terraform_data.k8s_lab-2_os',
     ]);
@@ -239,7 +241,7 @@ describe('kube-packages against a signed stand-in of pkgs.k8s.io on the lab mach
   it('refuses to change the version of installed packages (that is an upgrade)', async () => {
     await declare({ kubernetesVersion: '1.31.20', kubernetesRepoBaseUrl: baseUrl }, false);
     expect(terraform(stackDir, 'plan', '-input=false', '-out=upgrade.tfplan').status).toBe(0);
-    expect(planned('upgrade.tfplan')).toEqual(['terraform_data.k8s_lab-1_kube-packages', 'terraform_data.k8s_lab-2_kube-packages']);
+    expect(planned('upgrade.tfplan')).toEqual(['terraform_data.hosts_lab-1_reachable', 'terraform_data.hosts_lab-2_reachable', 'terraform_data.hosts_ready', 'terraform_data.k8s_lab-1_kube-packages', 'terraform_data.k8s_lab-2_kube-packages']);
     const apply = terraform(stackDir, 'apply', '-auto-approve', '-input=false', 'upgrade.tfplan');
     expect(apply.status).not.toBe(0);
     expect(apply.output).toContain('hakube: installed at another version than 1.31.20: kubelet 1.31.2-1.1 kubeadm 1.31.2-1.1 kubectl 1.31.2-1.1');
