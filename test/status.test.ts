@@ -66,7 +66,7 @@ describe('hakube status', () => {
       const results = await runChecks(stackChecks(outdir));
       const byStep = Object.fromEntries(results.map((r) => [r.step, r]));
       expect(byStep['hosts/node-1/reachable']).toMatchObject({ ok: true, summary: expect.stringMatching(/answers; steps run as root/) });
-      expect(byStep['etcd-st/health'].ok).toBe(false);
+      expect(byStep['etcd-st/health']).toMatchObject({ ok: false, summary: 'hakube: etcd cluster not healthy after 5 s' });
     } finally {
       process.env.PATH = path;
     }

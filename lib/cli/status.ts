@@ -104,8 +104,12 @@ export function runChecks(checks: readonly StackCheck[]): Promise<CheckResult[]>
       // a check waits for convergence during a deploy; here it answers after one short look
       const shell = `${check.host.user === 'root' ? '' : 'sudo -n '}env HAKUBE_CHECK_WAIT=${STATUS_WAIT_SECONDS} bash -s`;
       const r = await sshRun(check.host, shell, { input: check.script });
-      const lines = (r.code === 0 ? r.stdout : `${r.stderr}\n${r.stdout}`).trim().split('\n').filter(Boolean);
-      return { ...check, ok: r.code === 0, seconds: (Date.now() - started) / 1000, summary: lines.at(r.code === 0 ? -1 : 0) ?? `exit ${r.code}` };
+      // the check's own verdict: its last "hakube:" line when it passed, its first complaint when it failed
+      const ok = r.code === 0;
+      const lines = (ok ? r.stdout : r.stderr).trim().split('\n').filter(Boolean);
+      const verdicts = lines.filter((line) => line.startsWith('hakube:'));
+      const summary = (ok ? verdicts.at(-1) : verdicts[0]) ?? lines.at(-1) ?? `exit ${r.code}`;
+      return { ...check, ok, seconds: (Date.now() - started) / 1000, summary };
     }),
   );
 }

@@ -236,5 +236,6 @@ until ${etcdctl} endpoint health; do
   sleep 3
 done
 ${etcdctl} member list -w table
+echo "hakube: all ${endpoints.length} etcd members are healthy"
 `;
 }
