@@ -106,7 +106,7 @@ export async function buildGoRecipe(recipe: GoRecipe): Promise<GoArtifact> {
 }
 
 async function buildCommand(recipe: GoRecipe, command: GoCommand, output: string): Promise<void> {
-  const progress = new Progress(`go build ${command.name} (${recipe.name})`);
+  const progress = new Progress(`go build ${command.name} (${recipe.name})`, 'build');
   let compiled = 0;
   const result = await runAsync(GO_BINARY, ['build', '-v', '-ldflags', command.ldflags ?? '-s -w', '-o', output, command.pkg], {
     cwd: recipe.moduleDir,

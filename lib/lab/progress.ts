@@ -5,9 +5,9 @@
 
 const tty = (): boolean => Boolean(process.stderr.isTTY);
 
-/** Print one line of lab output on stderr. */
-export function say(message: string): void {
-  process.stderr.write(`lab: ${message}\n`);
+/** Print one line of output on stderr, tagged with what prints it (`lab:` unless told). */
+export function say(message: string, tag = 'lab'): void {
+  process.stderr.write(`${tag}: ${message}\n`);
 }
 
 /** A running slow step that shows its elapsed time. */
@@ -17,10 +17,11 @@ export class Progress {
   private readonly timer: NodeJS.Timeout;
   private finished = false;
 
-  constructor(private readonly title: string) {
+  /** @param tag what prints the lines, e.g. `lab` or `build` */
+  constructor(private readonly title: string, private readonly tag = 'lab') {
     if (tty()) this.draw();
-    else say(`${title} …`);
-    this.timer = setInterval(() => (tty() ? this.draw() : say(`${this.title} … ${this.line()}`)), tty() ? 1000 : 15000);
+    else say(`${title} …`, tag);
+    this.timer = setInterval(() => (tty() ? this.draw() : say(`${this.title} … ${this.line()}`, this.tag)), tty() ? 1000 : 15000);
     this.timer.unref();
   }
 
@@ -51,7 +52,7 @@ export class Progress {
     this.finished = true;
     clearInterval(this.timer);
     if (tty()) process.stderr.write('\r\x1b[K');
-    say(`${this.title}: ${summary} (${seconds.toFixed(1)} s)`);
+    say(`${this.title}: ${summary} (${seconds.toFixed(1)} s)`, this.tag);
     return seconds;
   }
 
@@ -60,7 +61,7 @@ export class Progress {
   }
 
   private draw(): void {
-    process.stderr.write(`\r\x1b[Klab: ${this.title} … ${this.line()}`);
+    process.stderr.write(`\r\x1b[K${this.tag}: ${this.title} … ${this.line()}`);
   }
 }
 
