@@ -33,7 +33,7 @@ export function withReachabilityChecks(specs: readonly StepSpec[]): StepSpec[] {
     .sort((a, b) => a.host.name.localeCompare(b.host.name))
     .map(({ host, ids }) => ({
       id: reachableStepId(host.name),
-      host: host,
+      host,
       title: `Check that ${host.name} answers over SSH and runs steps as root`,
       script: REACHABLE_SCRIPT,
       quickConnect: true,
