@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BUILD_CACHE_DIR, type GoRecipe, artifactDir, buildGoRecipe, cachedArtifact, recipeHash } from '../lib/build/go-module.js';
+import { KUBERNETES_COMMANDS, KUBERNETES_VERSION, kubernetesRecipe } from '../lib/build/kubernetes.js';
 import { opentofuRecipe } from '../lib/build/opentofu.js';
 import { tempDir } from './fixtures.js';
 
@@ -59,5 +60,33 @@ describe('Go builds from wrapper modules', () => {
     expect(gomod).toMatch(/^require github.com\/opentofu\/opentofu v1\.12\.6$|\tgithub.com\/opentofu\/opentofu v1\.12\.6/m);
     expect(gomod).toMatch(/^replace github.com\/hashicorp\/hcl\/v2 v2\.20\.1 => github.com\/opentofu\/hcl\/v2 /m);
     expect(gomod).toMatch(/^tool github.com\/opentofu\/opentofu\/cmd\/tofu$/m);
+  });
+});
+
+describe('the Kubernetes wrapper module', () => {
+  const gomod = () => readFileSync(join(kubernetesRecipe().moduleDir, 'go.mod'), 'utf8');
+
+  it('requires the pinned k8s.io/kubernetes and replaces every staging module with the matching v0 release', () => {
+    expect(gomod()).toMatch(new RegExp(`^\\tk8s\\.io/kubernetes v${KUBERNETES_VERSION.replace(/\./g, '\\.')}( |$)`, 'm'));
+    const replaces = [...gomod().matchAll(/^\t(k8s\.io\/\S+) => (k8s\.io\/\S+) (v\S+)$/gm)];
+    expect(replaces.length).toBeGreaterThanOrEqual(25);
+    const v0 = `v0.${KUBERNETES_VERSION.split('.').slice(1).join('.')}`;
+    for (const [, from, to, version] of replaces) {
+      expect(to, from).toBe(from);
+      expect(version, from).toBe(v0);
+    }
+    for (const name of KUBERNETES_COMMANDS) expect(gomod()).toContain(`\tk8s.io/kubernetes/cmd/${name}\n`);
+  });
+
+  it('stamps the version kubeadm compares into every command', () => {
+    const recipe = kubernetesRecipe();
+    expect(recipe.commands.map((c) => c.name)).toEqual([...KUBERNETES_COMMANDS]);
+    for (const command of recipe.commands) {
+      for (const pkg of ['k8s.io/component-base/version', 'k8s.io/client-go/pkg/version']) {
+        expect(command.ldflags).toContain(`-X ${pkg}.gitVersion=v${KUBERNETES_VERSION}`);
+        expect(command.ldflags).toContain(`-X ${pkg}.gitMajor=1`);
+        expect(command.ldflags).toContain(`-X ${pkg}.gitMinor=${KUBERNETES_VERSION.split('.')[1]}`);
+      }
+    }
   });
 });

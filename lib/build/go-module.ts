@@ -29,6 +29,8 @@ export interface GoCommand {
   readonly pkg: string;
   /** Linker flags (e.g. `-X` version stamps). @default "-s -w" */
   readonly ldflags?: string;
+  /** Build tags, comma-separated. @default none */
+  readonly tags?: string;
 }
 
 /** How to build a set of Go commands from a wrapper module committed in the project (`go.mod` + `go.sum`). */
@@ -108,7 +110,8 @@ export async function buildGoRecipe(recipe: GoRecipe): Promise<GoArtifact> {
 async function buildCommand(recipe: GoRecipe, command: GoCommand, output: string): Promise<void> {
   const progress = new Progress(`go build ${command.name} (${recipe.name})`, 'build');
   let compiled = 0;
-  const result = await runAsync(GO_BINARY, ['build', '-v', '-ldflags', command.ldflags ?? '-s -w', '-o', output, command.pkg], {
+  const tags = command.tags ? ['-tags', command.tags] : [];
+  const result = await runAsync(GO_BINARY, ['build', '-v', ...tags, '-ldflags', command.ldflags ?? '-s -w', '-o', output, command.pkg], {
     cwd: recipe.moduleDir,
     env: BUILD_ENV,
     onLine: (line) => {
