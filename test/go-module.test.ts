@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BUILD_CACHE_DIR, type GoRecipe, artifactDir, buildGoRecipe, cachedArtifact, recipeHash } from '../lib/build/go-module.js';
 import { KUBERNETES_COMMANDS, KUBERNETES_VERSION, kubernetesRecipe } from '../lib/build/kubernetes.js';
@@ -41,7 +41,7 @@ describe('Go builds from wrapper modules', () => {
       expect(execFileSync('file', [built.bin.hello], { encoding: 'utf8' })).toMatch(/statically linked/);
       const again = await buildGoRecipe(recipe);
       expect(again).toMatchObject({ built: false, dir });
-      expect(readdirSync(BUILD_CACHE_DIR).filter((d) => d.includes('.partial-'))).toEqual([]);
+      expect(readdirSync(BUILD_CACHE_DIR).filter((d) => d.startsWith(`${basename(dir)}.partial-`))).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
