@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { App, TerraformStack, Testing } from 'cdktf';
 import { describe, expect, it } from 'vitest';
 import { EtcdCluster } from '../constructs/etcd-cluster.js';
-import { TerraformProvisioner, escapeTemplate } from '../lib/backends/cdktf.js';
+import { TerraformProvisioner, escapeTemplate, unescapeTemplate } from '../lib/backends/cdktf.js';
 import { Host } from '../lib/inventory.js';
 import { quietEnv } from '../lib/engine.js';
 import { Plan } from '../lib/plan/index.js';
@@ -68,6 +68,7 @@ describe('TerraformProvisioner (cdktf)', () => {
 
   it('escapes Terraform template syntax in scripts and files', () => {
     expect(escapeTemplate('a ${x} %{ if } $y')).toBe('a $${x} %%{ if } $y');
+    for (const text of ['a ${x} %{ if } $y', '$${already} %%{twice} $$$${x}', 'plain']) expect(unescapeTemplate(escapeTemplate(text))).toBe(text);
   });
 
   it('renders null_resource with the null provider when asked', async () => {

@@ -214,3 +214,8 @@ function parentOf(path: string): string {
 export function escapeTemplate(text: string): string {
   return text.replace(/\$\{/g, () => '$${').replace(/%\{/g, () => '%%{');
 }
+
+/** The text {@link escapeTemplate} escaped, as Terraform hands it on (for readers of a synthesized stack). */
+export function unescapeTemplate(text: string): string {
+  return text.replace(/\$\$\{/g, () => '${').replace(/%%\{/g, () => '%{');
+}

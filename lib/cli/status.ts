@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { unescapeTemplate } from '../backends/cdktf.js';
 import { Host } from '../inventory.js';
 import { UsageError } from '../lab/cli.js';
 import { sshRun } from './ssh.js';
@@ -76,7 +77,7 @@ function hostOf(name: string, c: Json, variables: Record<string, { default?: str
 /** The step script a resource uploads (its `run.sh`), with Terraform's template escapes undone. */
 function scriptOf(resource: Json): string {
   const upload = (resource.provisioner as Json[]).map((p) => p.file).find((f) => f && String(f.destination).endsWith('/run.sh'));
-  return String(upload.content).replace(/\$\$\{/g, '${').replace(/%%\{/g, '%{');
+  return unescapeTemplate(String(upload.content));
 }
 
 /**
