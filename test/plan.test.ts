@@ -202,6 +202,19 @@ describe('Plan', () => {
     expect(asRoot.status).toBe(0);
   });
 
+  it('warns about hosts without a pinned host key, naming them', async () => {
+    class Work extends Construct implements PlanContributor {
+      async planSteps() {
+        return [...Array.from({ length: 7 }, (_, i) => step(`w/u${i + 1}`, new Host({ name: `u-${i + 1}`, address: `10.0.9.${i + 1}` }))), step('w/a1', a)];
+      }
+    }
+    const root = new Construct(undefined as never, 'root');
+    new Work(root, 'w');
+    expect((await Plan.of(root)).warnings).toEqual([
+      'hosts without a pinned hostKey (u-1, u-2, u-3, u-4, u-5 and 2 more): SSH trusts whatever key answers and secrets are uploaded over that connection; record the keys with `hakube hosts scan hosts.yaml` and review them',
+    ]);
+  });
+
   it('refuses rerunWith cycles and unknown ids', () => {
     expect(() => new Plan([{ ...step('x/a', a), rerunWith: ['x/b'] }, { ...step('x/b', a), rerunWith: ['x/a'] }])).toThrow(/rerunWith cycle/);
     expect(() => new Plan([{ ...step('x/a', a), rerunWith: ['x/zz'] }])).toThrow(/re-runs with unknown step "x\/zz"/);
