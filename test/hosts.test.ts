@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { fingerprint, hostsCommand, recordHostKeys, scanInventory } from '../lib/cli/hosts.js';
@@ -44,7 +44,7 @@ async function runScan(file: string, keys: Record<string, string>, args: string[
 describe('hakube hosts scan', () => {
   it('records the key of a host without one, keeps comments and layout, checks pinned keys, skips bastion hosts', async () => {
     const file = join(tempDir(), 'hosts.yaml');
-    writeFileSync(file, HOSTS_YAML);
+    writeFileSync(file, HOSTS_YAML, { mode: 0o600 });
     const keyA = realPublicKey();
     const result = await runScan(file, { '10.0.0.1': keyA, '10.0.0.2': fakeHostKey('b') });
     expect(result.code).toBe(0);
@@ -54,6 +54,7 @@ describe('hakube hosts scan', () => {
     const text = readFileSync(file, 'utf8');
     expect(text).toContain('# the site\'s hosts');
     expect(text).toContain('# rack 1');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
     const inventory = Inventory.fromYaml(text);
     expect(inventory.get('a')[0].hostKey).toBe(keyA);
     expect(inventory.get('c')[0].hostKey).toBeUndefined();

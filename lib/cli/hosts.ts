@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { isMap, isSeq, parseDocument } from 'yaml';
 import { type Host, Inventory } from '../inventory.js';
@@ -101,7 +101,7 @@ export async function hostsCommand(args: readonly string[], defaultFile: () => s
   const recorded = results.filter((r) => r.status === 'recorded');
   if (recorded.length > 0 && !values['dry-run']) {
     const tmp = `${file}.hakube-new`;
-    writeFileSync(tmp, recordHostKeys(text, results));
+    writeFileSync(tmp, recordHostKeys(text, results), { mode: statSync(file).mode & 0o777 }); // keep the file's mode
     renameSync(tmp, file);
     process.stderr.write(`hakube hosts: recorded ${recorded.length} host key(s) in ${file}; compare the fingerprints above with each host (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on its console) before you deploy\n`);
   }
