@@ -1,44 +1,100 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LAB_CGROUP } from './config.js';
 import { currentMounts, type MountEntry } from './mounts.js';
 
 /**
  * Per-host cgroups. Without systemd as PID 1 and with `--keep-unit`, nspawn leaves each container in the cgroup of
- * the process that started it; containers sharing one cgroup fight over it. So each launching process moves itself
- * into `hakube-lab/<host>` — in the `name=systemd` v1 hierarchy and in the unified (v2) hierarchy, whichever of them
- * this machine has mounted (hybrid: both; pure v2: only the unified one; legacy: only name=systemd).
+ * the process that started it, and the container's cgroup namespace is rooted there. So each launching process
+ * moves itself into `hakube-lab/<host>` in *every* hierarchy the machine has mounted (each v1 controller,
+ * `name=systemd`, and the unified one): containers then neither fight over one cgroup nor share one `kubepods`
+ * tree. `hakube-lab` is created below this process's own cgroup in each hierarchy (on these machines the memory
+ * controller puts every process under its supervisor's cgroup: nest there, never move anything out of it).
  */
 
-/** Mount points of the hierarchies systemd cares about. Pure: takes the mount table. */
-export function systemdCgroupRoots(mounts: readonly MountEntry[]): string[] {
-  const v1 = mounts.find((m) => m.fstype === 'cgroup' && m.options.split(',').includes('name=systemd'));
-  const v2 = mounts.find((m) => m.fstype === 'cgroup2');
-  return [v1?.target, v2?.target].filter((t): t is string => t !== undefined);
+/** One mounted hierarchy: where it is mounted and how /proc/<pid>/cgroup names it. */
+export interface CgroupHierarchy {
+  readonly mountPoint: string;
+  /** The controller list of its /proc/<pid>/cgroup line (`cpu`, `name=systemd`, `` for the unified one). */
+  readonly controllers: string;
 }
 
-/** This machine's systemd-relevant cgroup hierarchies. */
-export function cgroupRoots(): string[] {
-  return systemdCgroupRoots(currentMounts());
+/** The mounted hierarchies (v1 controllers, named v1 hierarchies, the unified v2 one). Pure: takes the mount table. */
+export function cgroupHierarchies(mounts: readonly MountEntry[]): CgroupHierarchy[] {
+  const seen = new Set<string>();
+  const found: CgroupHierarchy[] = [];
+  for (const m of mounts) {
+    let controllers: string;
+    if (m.fstype === 'cgroup2') controllers = '';
+    else if (m.fstype === 'cgroup') controllers = m.options.split(',').filter((o) => V1_CONTROLLER_OPTION.test(o) && !V1_MOUNT_OPTIONS.has(o)).join(',');
+    else continue;
+    if (seen.has(controllers)) continue; // the same hierarchy mounted twice
+    seen.add(controllers);
+    found.push({ mountPoint: m.target, controllers });
+  }
+  return found;
 }
 
-/** Directories `hakube-lab/<host>` in each hierarchy. */
-export function hostCgroupDirs(host: string, roots: readonly string[] = cgroupRoots()): string[] {
-  return roots.map((root) => join(root, LAB_CGROUP, host));
+const V1_MOUNT_OPTIONS = new Set(['rw', 'ro', 'nosuid', 'nodev', 'noexec', 'relatime', 'noatime', 'nodiratime', 'strictatime', 'xattr', 'noprefix', 'clone_children', 'cpuset_v2_mode']);
+const V1_CONTROLLER_OPTION = /^(name=[\w.-]+|[a-z_]+)$/;
+
+/** Parse /proc/<pid>/cgroup: controller list → path. Pure. */
+export function parseProcCgroup(text: string): Map<string, string> {
+  const paths = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^\d+:([^:]*):(.*)$/.exec(line);
+    if (m) paths.set(m[1]!, m[2]!);
+  }
+  return paths;
 }
 
-/** Create the host's cgroups; returns their `cgroup.procs` files (write a PID there to move it in). */
-export function createHostCgroups(host: string): string[] {
-  return hostCgroupDirs(host).map((dir) => {
-    mkdirSync(dir, { recursive: true });
+/**
+ * Directories `<mount>/<own path>/hakube-lab` under which the lab's host cgroups go, one per hierarchy. Pure:
+ * takes the hierarchies and this process's /proc/self/cgroup. A hierarchy this process is not listed in is skipped.
+ */
+export function labCgroupBasesOf(hierarchies: readonly CgroupHierarchy[], ownCgroups: Map<string, string>): string[] {
+  return hierarchies.flatMap((h) => {
+    const own = ownCgroups.get(h.controllers);
+    return own === undefined ? [] : [join(h.mountPoint, own, LAB_CGROUP)];
+  });
+}
+
+/** The lab's cgroup bases for this process on this machine. */
+export function labCgroupBases(): string[] {
+  return labCgroupBasesOf(cgroupHierarchies(currentMounts()), parseProcCgroup(readFileSync('/proc/self/cgroup', 'utf8')));
+}
+
+/** Directories `<base>/<host>` of one host. */
+export function hostCgroupDirs(host: string, bases: readonly string[]): string[] {
+  return bases.map((base) => join(base, host));
+}
+
+/**
+ * Create the host's cgroups; returns their `cgroup.procs` files (write a PID there to move it in). cpuset cgroups
+ * start with no CPUs or memory nodes (a task cannot join them), so each new level copies its parent's.
+ */
+export function createHostCgroups(host: string, bases: readonly string[]): string[] {
+  return hostCgroupDirs(host, bases).map((dir) => {
+    for (const level of [join(dir, '..'), dir]) {
+      mkdirSync(level, { recursive: true });
+      inheritCpuset(level);
+    }
     return join(dir, 'cgroup.procs');
   });
 }
 
+function inheritCpuset(dir: string): void {
+  for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+    const own = join(dir, file);
+    if (!existsSync(own) || readFileSync(own, 'utf8').trim() !== '') continue;
+    writeFileSync(own, readFileSync(join(dir, '..', file), 'utf8').trim());
+  }
+}
+
 /** PIDs in the host's cgroups, sub-cgroups included. */
-export function hostCgroupPids(host: string): number[] {
+export function hostCgroupPids(host: string, bases: readonly string[]): number[] {
   const pids = new Set<number>();
-  for (const dir of hostCgroupDirs(host)) {
+  for (const dir of hostCgroupDirs(host, bases)) {
     for (const sub of [...subdirsDeepestFirst(dir), dir]) {
       try {
         for (const line of readFileSync(join(sub, 'cgroup.procs'), 'utf8').split('\n')) if (line) pids.add(Number(line));
@@ -50,14 +106,14 @@ export function hostCgroupPids(host: string): number[] {
   return [...pids];
 }
 
-/** Remove the host's cgroups (sub-cgroups the container's systemd made first). Returns dirs that stay (busy). */
-export function removeHostCgroups(host: string): string[] {
-  return hostCgroupDirs(host).flatMap((dir) => removeTree(dir));
+/** Remove the host's cgroups (sub-cgroups the container made first). Returns dirs that stay (busy). */
+export function removeHostCgroups(host: string, bases: readonly string[]): string[] {
+  return hostCgroupDirs(host, bases).flatMap((dir) => removeTree(dir));
 }
 
-/** Remove `hakube-lab` and everything under it in each hierarchy. Returns dirs that stay (busy). */
-export function removeLabCgroups(): string[] {
-  return cgroupRoots().flatMap((root) => removeTree(join(root, LAB_CGROUP)));
+/** Remove each base (`…/hakube-lab`) and everything under it. Returns dirs that stay (busy). */
+export function removeLabCgroups(bases: readonly string[]): string[] {
+  return [...new Set(bases)].flatMap((base) => removeTree(base));
 }
 
 function removeTree(dir: string): string[] {

@@ -52,6 +52,8 @@ export interface LabHostSpec {
   readonly rwDir: string;
   /** Overlay mount the host boots from. */
   readonly root: string;
+  /** Machine directory bind-mounted as the host's /var/lib/containerd (not on the host's overlay root). */
+  readonly containerdDir: string;
 }
 
 /** The spec of lab host number `index` (1-based). */
@@ -70,6 +72,7 @@ export function labHostSpec(index: number): LabHostSpec {
     dir,
     rwDir: join(dir, 'rw'),
     root: join(dir, 'root'),
+    containerdDir: join(dir, 'containerd'),
   };
 }
 

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { sh } from '../shell.js';
 import { createHostCgroups, hostCgroupPids, removeHostCgroups } from './cgroups.js';
 import { LAB_BASE_DIR, type LabHostSpec } from './config.js';
+import { containerNspawnArgs } from './containers.js';
 import { LAB_PATH, LabError, run, sleep } from './exec.js';
 import { currentMounts, mountsUnder } from './mounts.js';
 import { procAlive, procArgs, procChildren, signal, waitForExit } from './proc.js';
@@ -89,17 +90,17 @@ export function nspawnArgs(spec: LabHostSpec): string[] {
     '--resolv-conf=off',
     '--timezone=off',
     '--console=read-only',
-    '--capability=CAP_NET_ADMIN',
+    ...containerNspawnArgs(spec),
   ];
 }
 
 /**
  * Boot the host: a detached process (new session, i.e. setsid; stdin /dev/null; output to `logPath`) moves itself
- * into the host's cgroups and then execs systemd-nspawn, so the returned PID is nspawn's. Console output is appended
+ * into the host's cgroups (under each of `cgroupBases`) and then execs systemd-nspawn, so the returned PID is nspawn's. Console output is appended
  * to `logPath`.
  */
-export function bootHost(spec: LabHostSpec, logPath: string): number {
-  const procs = createHostCgroups(spec.name);
+export function bootHost(spec: LabHostSpec, logPath: string, cgroupBases: readonly string[]): number {
+  const procs = createHostCgroups(spec.name, cgroupBases);
   const command = ['systemd-nspawn', ...nspawnArgs(spec)].map(sh).join(' ');
   const script = [...procs.map((file) => `echo $$ > ${sh(file)}`), `exec ${command}`].join(' && ');
   mkdirSync(dirname(logPath), { recursive: true });
@@ -131,6 +132,7 @@ export function isHostNspawn(pid: number | undefined, name: string): pid is numb
 export async function stopHosts(
   hosts: readonly { name: string; pid?: number }[],
   mode: 'clean' | 'hard',
+  cgroupBases: readonly string[],
   timeoutMs = 30000,
   onTick?: (alive: number) => void,
 ): Promise<void> {
@@ -157,9 +159,9 @@ export async function stopHosts(
   if (stuck.length) throw new LabError(`systemd-nspawn ${stuck.join(', ')} did not exit`);
   // The kernel reaps a dead container's processes asynchronously: let the cgroups drain before removing them.
   const deadline = Date.now() + 10000;
-  while (hosts.some((h) => hostCgroupPids(h.name).some(procAlive)) && Date.now() < deadline) await sleep(50);
+  while (hosts.some((h) => hostCgroupPids(h.name, cgroupBases).some(procAlive)) && Date.now() < deadline) await sleep(50);
   for (const h of hosts) {
-    removeHostCgroups(h.name);
+    removeHostCgroups(h.name, cgroupBases);
     removeNspawnLeftovers(h.name);
   }
 }

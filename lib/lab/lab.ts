@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Inventory, type HostProps } from '../inventory.js';
 import { ensureBase } from './base.js';
-import { hostCgroupPids, removeLabCgroups } from './cgroups.js';
+import { hostCgroupPids, labCgroupBases, removeLabCgroups } from './cgroups.js';
+import { enableContainers, writeContainerSupport } from './containers.js';
 import {
   LAB_BRIDGE,
   LAB_DEFAULT_HOSTS,
@@ -146,6 +147,7 @@ async function up(options: LabUpOptions): Promise<LabUpResult> {
     projectDir: paths.projectDir,
     nodes: specs.map((s) => ({ name: s.name, address: s.address, log: join(paths.logDir, `${s.name}.log`) })),
     startedAt: new Date().toISOString(),
+    cgroupBases: labCgroupBases(),
   };
   writeState(state);
   try {
@@ -156,6 +158,7 @@ async function up(options: LabUpOptions): Promise<LabUpResult> {
       return specs.map((spec) => {
         ensureHostNetwork(spec);
         mountHostRoot(spec);
+        writeContainerSupport(spec);
         return writeHostIdentity(spec, specs, operatorKey);
       });
     });
@@ -222,10 +225,11 @@ async function bootAndWait(specs: readonly LabHostSpec[], state: LabState, paths
       const node = nodes[i]!;
       mkdirSync(paths.logDir, { recursive: true });
       writeFileSync(node.log, '');
-      node.pid = bootHost(spec, node.log);
+      node.pid = bootHost(spec, node.log, cgroupBasesOf(state));
       writeState(state);
     });
     await waitForHosts(specs, nodes, progress);
+    specs.forEach((spec, i) => enableContainers(spec, nodes[i]!.pid!));
   });
 }
 
@@ -262,6 +266,11 @@ function nodeOf(state: LabState, name: string): LabHostState {
   return node;
 }
 
+/** The cgroup bases the hosts live under: those recorded at `up` and, for cleaning, this process's own. */
+function cgroupBasesOf(state: LabState | undefined): string[] {
+  return [...new Set([...(state?.cgroupBases ?? []), ...labCgroupBases()])];
+}
+
 function nodePid(state: LabState | undefined, name: string): number | undefined {
   return state?.nodes.find((n) => n.name === name)?.pid;
 }
@@ -287,13 +296,14 @@ async function down(options: LabOptions): Promise<LabDownResult> {
   const state = readState();
   const paths = labPaths(state?.projectDir ?? options.projectDir);
   const leftovers: string[] = [];
+  const cgroupBases = cgroupBasesOf(state);
   await step('taking the lab down', async (progress) => {
     const running = (state?.nodes ?? []).filter((n) => isHostNspawn(n.pid, n.name));
     if (running.length) {
       progress.update(`stopping ${running.map((n) => n.name).join(', ')}`);
-      await stopHosts(running, 'clean', 30000, (alive) => progress.update(`${alive} host(s) shutting down`));
+      await stopHosts(running, 'clean', cgroupBases, 30000, (alive) => progress.update(`${alive} host(s) shutting down`));
     }
-    assertNoUnrecordedHosts();
+    assertNoUnrecordedHosts(cgroupBases);
     progress.update('apt proxy, mounts, network, cgroups');
     await stopProxy(state?.proxyPid ?? recordedProxyPid());
     leftovers.push(...unmountUnder(LAB_RUN_DIR).map((m) => `mount ${m}`));
@@ -302,7 +312,7 @@ async function down(options: LabOptions): Promise<LabDownResult> {
     removeBridge();
     for (const spec of labHostSpecs(LAB_MAX_HOSTS)) if (!isHostNspawn(nodePid(state, spec.name), spec.name)) removeNspawnLeftovers(spec.name);
     removeEmptyNspawnDirs();
-    leftovers.push(...removeLabCgroups().map((dir) => `cgroup ${dir}`));
+    leftovers.push(...removeLabCgroups(cgroupBases).map((dir) => `cgroup ${dir}`));
     if (mountsUnder(LAB_RUN_DIR).length === 0) run('rm', ['-rf', '--one-file-system', LAB_RUN_DIR]);
     removeState();
     rmSync(paths.inventoryPath, { force: true });
@@ -320,9 +330,9 @@ async function down(options: LabOptions): Promise<LabDownResult> {
  * Refuse to tear down under processes the lab did not record (e.g. its state file was deleted while hosts ran):
  * they are never killed by guesswork, so name them for the operator instead.
  */
-function assertNoUnrecordedHosts(): void {
+function assertNoUnrecordedHosts(cgroupBases: readonly string[]): void {
   const stray = labHostSpecs(LAB_MAX_HOSTS).flatMap((spec) => {
-    const pids = hostCgroupPids(spec.name).filter(procAlive);
+    const pids = hostCgroupPids(spec.name, cgroupBases).filter(procAlive);
     return pids.length ? [`${spec.name}: ${pids.join(' ')}`] : [];
   });
   if (stray.length) {
@@ -388,9 +398,10 @@ async function power(host: string, action: LabPowerAction, options: LabOptions):
     if (running) return say(`${host} is already running`);
     await step(`powering on ${host}`, async (progress) => {
       hostLinkUp(spec);
-      node.pid = bootHost(spec, node.log);
+      node.pid = bootHost(spec, node.log, cgroupBasesOf(state));
       writeState(state);
       await waitForHosts([spec], [node], progress);
+      enableContainers(spec, node.pid);
       await verifySsh(paths, [spec]);
     });
     return;
@@ -398,11 +409,11 @@ async function power(host: string, action: LabPowerAction, options: LabOptions):
   await step(`${action === 'kill' ? 'killing' : 'powering off'} ${host}`, async () => {
     // a power cut silences the host at once: its link goes first, before the kernel has reaped its processes
     if (action === 'kill') hostLinkDown(spec);
-    if (running) await stopHosts([{ name: node.name, pid: node.pid }], action === 'kill' ? 'hard' : 'clean');
+    if (running) await stopHosts([{ name: node.name, pid: node.pid }], action === 'kill' ? 'hard' : 'clean', cgroupBasesOf(state));
     hostLinkDown(spec);
     node.pid = undefined;
     writeState(state);
-    const stray = hostCgroupPids(node.name);
+    const stray = hostCgroupPids(node.name, cgroupBasesOf(state));
     if (stray.length) say(`${host}: processes ${stray.join(', ')} remain in its cgroup`);
   });
 }

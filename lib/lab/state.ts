@@ -23,6 +23,8 @@ export interface LabState {
   /** PID of the apt-cacher-ng the lab started. */
   proxyPid?: number;
   readonly nodes: LabHostState[];
+  /** `…/hakube-lab` cgroup directories (one per hierarchy) the hosts' cgroups live under. */
+  readonly cgroupBases?: readonly string[];
   readonly startedAt: string;
 }
 

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordHostKeys, scanInventory } from '../../lib/cli/hosts.js';
+import { labCgroupBases } from '../../lib/lab/cgroups.js';
 import { Inventory } from '../../lib/inventory.js';
 import {
   LAB_BRIDGE,
@@ -126,6 +127,34 @@ describe.skipIf(!enabled)('hakube lab (end to end)', () => {
     expect(r.stdout).toMatch(/HAProxy version 2\.6/);
   });
 
+  it('each host has its own cgroup in every hierarchy, writable inside, and what kubelet checks at start', async () => {
+    const state = readState()!;
+    const machinePanic = readFileSync('/proc/sys/kernel/panic', 'utf8');
+    for (const node of state.nodes) {
+      // its nspawn sits in hakube-lab/<host> (or below) in every hierarchy, memory included
+      const lines = readFileSync(`/proc/${node.pid}/cgroup`, 'utf8').trim().split('\n');
+      expect(lines.length).toBe(state.cgroupBases!.length);
+      for (const line of lines) expect(line, line).toMatch(new RegExp(`/hakube-lab/${node.name}(/|$)`));
+    }
+    const r = await ssh('lab-1', [
+      'touch /sys/fs/cgroup/memory/probe 2>&1 || true; mkdir /sys/fs/cgroup/memory/probe && rmdir /sys/fs/cgroup/memory/probe && echo memory-writable',
+      'mkdir /sys/fs/cgroup/cpu/probe && rmdir /sys/fs/cgroup/cpu/probe && echo cpu-writable',
+      'readlink /dev/kmsg',
+      'cat /proc/sys/vm/overcommit_memory /proc/sys/kernel/panic /proc/sys/kernel/panic_on_oops',
+      'findmnt -no PROPAGATION /',
+      'findmnt -no SOURCE,FSTYPE /var/lib/containerd',
+    ].join('; '));
+    expect(r.ok, r.stderr).toBe(true);
+    expect(r.stdout).toContain('memory-writable');
+    expect(r.stdout).toContain('cpu-writable');
+    expect(r.stdout).toContain('/dev/console');
+    expect(r.stdout).toContain('1\n10\n1\n');
+    expect(r.stdout).toContain('shared');
+    expect(r.stdout).not.toMatch(/overlay\s*$/m);
+    // the machine's own kernel settings are untouched
+    expect(readFileSync('/proc/sys/kernel/panic', 'utf8')).toBe(machinePanic);
+  });
+
   it('up again with the same count only reports; another count is refused', async () => {
     const again = await labUp({ hosts: 3, projectDir });
     expect(again.started).toBe(false);
@@ -176,7 +205,8 @@ describe.skipIf(!enabled)('hakube lab (end to end)', () => {
     expect(ip('-o', 'link').stdout).not.toMatch(/hakube-lab|hkp-lab/);
     expect(readFileSync('/proc/mounts', 'utf8')).not.toContain(LAB_RUN_DIR);
     expect(existsSync(LAB_RUN_DIR)).toBe(false);
-    expect(existsSync('/sys/fs/cgroup/unified/hakube-lab') || existsSync('/sys/fs/cgroup/systemd/hakube-lab') || existsSync('/sys/fs/cgroup/hakube-lab')).toBe(false);
+    expect(state.cgroupBases?.length).toBeGreaterThanOrEqual(2);
+    for (const base of [...state.cgroupBases!, ...labCgroupBases()]) expect(existsSync(base), base).toBe(false);
     expect(existsSync(paths.inventoryPath)).toBe(false);
     expect(readState()).toBeUndefined();
     expect(existsSync(paths.keyPath)).toBe(true);
