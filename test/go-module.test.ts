@@ -47,6 +47,21 @@ describe('Go builds from wrapper modules', () => {
     }
   }, 120_000);
 
+  it('clears partial builds of processes that are gone, not those of running ones', async () => {
+    const recipe = tinyRecipe();
+    const dir = artifactDir(recipe);
+    const abandoned = `${dir}.partial-999999999`; // above the kernel's pid limit: never a running process
+    const running = `${dir}.partial-${process.ppid}`;
+    try {
+      for (const partial of [abandoned, running]) mkdirSync(join(partial, 'bin'), { recursive: true });
+      await buildGoRecipe(recipe);
+      expect(existsSync(abandoned)).toBe(false);
+      expect(existsSync(running)).toBe(true);
+    } finally {
+      for (const path of [dir, abandoned, running]) rmSync(path, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it('leaves nothing in the cache when a build fails', async () => {
     const recipe = tinyRecipe();
     writeFileSync(join(recipe.moduleDir, 'hello', 'main.go'), 'package main\n\nfunc main() { undefined() }\n');
@@ -76,6 +91,14 @@ describe('the Kubernetes wrapper module', () => {
       expect(version, from).toBe(v0);
     }
     for (const name of KUBERNETES_COMMANDS) expect(gomod()).toContain(`\tk8s.io/kubernetes/cmd/${name}\n`);
+  });
+
+  it('replaces every staging module it requires (required as v0.0.0 or the matching v0 release)', () => {
+    const v0 = `v0.${KUBERNETES_VERSION.split('.').slice(1).join('.')}`;
+    const replaced = new Set([...gomod().matchAll(/^\t(k8s\.io\/\S+) => /gm)].map((m) => m[1]));
+    const staging = [...gomod().matchAll(/^\t(k8s\.io\/\S+) (v\S+)( |$)/gm)].filter(([, , version]) => version === 'v0.0.0' || version === v0).map((m) => m[1]);
+    expect(staging.length).toBeGreaterThanOrEqual(25);
+    for (const module of staging) expect(replaced, module).toContain(module);
   });
 
   it('stamps the version kubeadm compares into every command', () => {

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { LabError, runAsync, tryRun } from '../lab/exec.js';
 import { Progress } from '../lab/progress.js';
+import { type Artifact, BUILD_CACHE_DIR, buildIntoCache, isComplete } from './cache.js';
 
-/** Machine-wide cache of built artifacts, kept across `lab down` and shared by every checkout on the machine. */
-export const BUILD_CACHE_DIR = '/var/cache/hakube/build';
+export { BUILD_CACHE_DIR } from './cache.js';
 
 /** The Go toolchain the project's machines have; `go` on the PATH is used when it is not there. */
 export const GO_BINARY = existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : 'go';
@@ -17,9 +17,6 @@ export function wrapperModuleDir(name: string): string {
   }
   throw new LabError(`the wrapper module go/${name} is missing from this hakube (${import.meta.dirname})`);
 }
-
-/** Written last into an artifact's cache dir: present means the build finished. */
-const COMPLETE = '.complete';
 
 /** One command built from a wrapper module. */
 export interface GoCommand {
@@ -45,17 +42,8 @@ export interface GoRecipe {
   readonly coldNotice?: string;
 }
 
-/** A built artifact in the cache. */
-export interface GoArtifact {
-  /** The artifact's cache dir; binaries are in `<dir>/bin/`. */
-  readonly dir: string;
-  /** Path of each built command, by name. */
-  readonly bin: Readonly<Record<string, string>>;
-  /** Whether this call built it (false: it was in the cache). */
-  readonly built: boolean;
-  /** Wall seconds of this call. */
-  readonly seconds: number;
-}
+/** A built artifact in the cache (the binaries of a Go recipe). */
+export type GoArtifact = Artifact;
 
 /**
  * The recipe hash: everything that goes into the binaries — the wrapper's go.mod and go.sum, the commands with
@@ -79,7 +67,7 @@ const BUILD_ENV = { CGO_ENABLED: '0', GOFLAGS: '-mod=readonly -trimpath', GOTOOL
 /** The cached artifact of `recipe` when it is complete, else undefined. */
 export function cachedArtifact(recipe: GoRecipe): GoArtifact | undefined {
   const dir = artifactDir(recipe);
-  return existsSync(join(dir, COMPLETE)) ? { dir, bin: binaries(recipe, dir), built: false, seconds: 0 } : undefined;
+  return isComplete(dir) ? { dir, bin: binaries(recipe, dir), built: false, seconds: 0 } : undefined;
 }
 
 /**
@@ -92,18 +80,10 @@ export async function buildGoRecipe(recipe: GoRecipe): Promise<GoArtifact> {
   const cached = cachedArtifact(recipe);
   if (cached) return cached;
   const dir = artifactDir(recipe);
-  const partial = `${dir}.partial-${process.pid}`;
-  rmSync(partial, { recursive: true, force: true });
-  mkdirSync(join(partial, 'bin'), { recursive: true });
   if (recipe.coldNotice) process.stderr.write(`build: ${recipe.name} is not in the cache (${dir}): ${recipe.coldNotice}\n`);
-  try {
-    for (const command of recipe.commands) await buildCommand(recipe, command, join(partial, 'bin', command.name));
-    writeFileSync(join(partial, COMPLETE), `${JSON.stringify({ recipe: recipe.name, commands: recipe.commands.map((c) => c.name), builtAt: new Date().toISOString() })}\n`);
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(partial, dir);
-  } finally {
-    rmSync(partial, { recursive: true, force: true });
-  }
+  await buildIntoCache(dir, { recipe: recipe.name, commands: recipe.commands.map((c) => c.name) }, async (bin) => {
+    for (const command of recipe.commands) await buildCommand(recipe, command, join(bin, command.name));
+  });
   return { dir, bin: binaries(recipe, dir), built: true, seconds: (Date.now() - started) / 1000 };
 }
 
