@@ -4,7 +4,11 @@ import { LabError, run, tryRun } from './exec.js';
 
 /**
  * The lab network: bridge `hakube0` with 10.77.0.1/24 on the machine, one network namespace per host with a veth
- * pair (`eth0` inside, `hakube-lab-N` on the bridge), no default route. Every function is idempotent.
+ * pair (`eth0` inside, `hakube-lab-N` on the bridge), and an on-link default route (`default dev eth0`, no
+ * gateway): Kubernetes components look for the interface of the default route (kubeadm, flannel) and host-network
+ * clients of Service addresses need a route before kube-proxy's NAT rewrites the destination; with no gateway, an
+ * address outside the lab only gets an unanswered ARP request on the bridge, so nothing leaves the lab. Every
+ * function is idempotent.
  */
 
 const ip = (...args: string[]) => run('ip', args);
@@ -70,6 +74,7 @@ export function hostLinkUp(spec: LabHostSpec): void {
     ip('-n', spec.netns, 'addr', 'add', cidr, 'dev', 'eth0');
   }
   ip('-n', spec.netns, 'link', 'set', 'eth0', 'up');
+  ip('-n', spec.netns, 'route', 'replace', 'default', 'dev', 'eth0');
 }
 
 /** Take `eth0` down and flush its addresses, so a powered-off host (or a VIP it held) stops answering. */

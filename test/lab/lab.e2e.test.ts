@@ -119,6 +119,15 @@ describe.skipIf(!enabled)('hakube lab (end to end)', () => {
     expect(r.stdout).toContain('10.77.0.12');
   });
 
+  it('has an on-link default route that leads nowhere outside the lab', async () => {
+    // 192.0.2.1 (TEST-NET-1): the host asks for it by ARP on the lab bridge only, and nobody answers
+    const r = await ssh('lab-1', 'ip route get 192.0.2.1; ping -c 1 -W 1 192.0.2.1 >/dev/null 2>&1 && echo reached || echo unreachable');
+    expect(r.ok, r.stderr).toBe(true);
+    expect(r.stdout).toMatch(/^192\.0\.2\.1 dev eth0 src 10\.77\.0\.11/m);
+    expect(r.stdout).not.toContain(' via ');
+    expect(r.stdout).toContain('unreachable');
+  });
+
   it('installs packages through the apt proxy', async () => {
     const started = Date.now();
     const r = await ssh('lab-2', 'apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy && haproxy -v', 300_000);
