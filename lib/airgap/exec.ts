@@ -1,0 +1,122 @@
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** An error building or serving an air-gapped site, with a message meant for the operator. */
+export class AirgapError extends Error {
+  override name = 'AirgapError';
+}
+
+/** PATH for every command run here (sbin included: dpkg and friends live there on Debian). */
+export const AIRGAP_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Options of `run`. */
+export interface RunOptions {
+  /** Working directory. @default the current directory */
+  readonly cwd?: string;
+  /** Extra environment variables. @default none */
+  readonly env?: Record<string, string>;
+  /** Text fed to stdin. @default nothing (stdin is /dev/null) */
+  readonly input?: string;
+}
+
+/** Run a command to completion and return its stdout; throw an AirgapError with its stderr when it fails. */
+export function run(cmd: string, args: readonly string[], options: RunOptions = {}): string {
+  const result = spawnSync(cmd, args, {
+    cwd: options.cwd,
+    env: { ...process.env, PATH: AIRGAP_PATH, LC_ALL: 'C', ...options.env },
+    input: options.input,
+    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  if (result.error) throw new AirgapError(`${cmd} could not run: ${result.error.message}${hint(cmd)}`);
+  if (result.status !== 0) {
+    const output = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-15).join('\n');
+    throw new AirgapError(`${[cmd, ...args].join(' ')} failed (exit ${result.status ?? result.signal}): ${output}`);
+  }
+  return result.stdout;
+}
+
+/** The Debian package that provides a command this module runs, for "could not run" errors. */
+const PROVIDERS: Readonly<Record<string, string>> = {
+  'dpkg-deb': 'dpkg',
+  'dpkg-scanpackages': 'dpkg-dev',
+  'apt-ftparchive': 'apt-utils',
+  gpg: 'gpg',
+  skopeo: 'skopeo',
+  'docker-registry': 'docker-registry',
+  readelf: 'binutils',
+  tar: 'tar',
+};
+
+function hint(cmd: string): string {
+  const pkg = PROVIDERS[cmd];
+  return pkg ? ` (install the Debian package ${pkg})` : '';
+}
+
+/** sha256 of a string or buffer, hex. */
+export function sha256(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** sha256 of a file's content, hex (streamed: binaries are tens of MB). */
+export function sha256File(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(path)
+      .on('data', (chunk) => hash.update(chunk))
+      .on('error', reject)
+      .on('end', () => resolve(hash.digest('hex')));
+  });
+}
+
+/** Memo of file hashes within this process (keyed by path, size and mtime), so one binary is read once. */
+const fileHashes = new Map<string, Promise<string>>();
+
+/** `sha256File`, remembered for the life of the process while the file's size and mtime stay the same. */
+export async function fileDigest(path: string): Promise<string> {
+  const stat = statSync(path);
+  const key = `${path}\0${stat.size}\0${stat.mtimeMs}`;
+  let digest = fileHashes.get(key);
+  if (!digest) {
+    digest = sha256File(path);
+    fileHashes.set(key, digest);
+  }
+  return digest;
+}
+
+/** Written last into a cache entry: present means it is complete. */
+const COMPLETE = '.complete';
+
+/** Whether the cache entry `dir` is complete. */
+export function isCached(dir: string): boolean {
+  return existsSync(join(dir, COMPLETE));
+}
+
+/** The record `fillCache` wrote into a complete entry (what it was built from). */
+export function cacheRecord(dir: string): unknown {
+  return JSON.parse(readFileSync(join(dir, COMPLETE), 'utf8'));
+}
+
+/**
+ * Fill the cache entry `dir` (unless it is complete already): `build` writes into a private directory that is
+ * renamed to `dir` only when it succeeded, so a failed or interrupted build never leaves half an entry. Returns
+ * whether it built.
+ */
+export async function fillCache(dir: string, about: object, build: (into: string) => Promise<void> | void): Promise<boolean> {
+  if (isCached(dir)) return false;
+  const partial = `${dir}.partial-${process.pid}`;
+  rmSync(partial, { recursive: true, force: true });
+  mkdirSync(partial, { recursive: true });
+  try {
+    await build(partial);
+    writeFileSync(join(partial, COMPLETE), `${JSON.stringify(about, null, 2)}\n`);
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(partial, dir);
+  } finally {
+    rmSync(partial, { recursive: true, force: true });
+  }
+  return true;
+}
