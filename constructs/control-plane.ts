@@ -13,8 +13,10 @@ import {
   kubeadmPkiStepFiles,
   storedCaCertHash,
 } from '../lib/pki/kubernetes.js';
+import { type ImageMirror, mirrorRegistryHost, rewriteManifestImages } from '../lib/render/image-mirror.js';
 import {
   type ExtraArgs,
+  type KubeProxyConfigInput,
   type KubeletConfigInput,
   type TaintInput,
   defaultControlPlaneArgs,
@@ -31,12 +33,13 @@ import {
 import { DEFAULT_REQUIRED_PORTS, type NodePrepOptions, type NodeRole, nodePrepSteps, resolveNodePrepOptions } from '../lib/render/node-prep.js';
 import {
   checkExtraArgs,
+  checkImageMirror,
+  checkKubeProxySettings,
   checkKubeletSettings,
   checkKubernetesVersion,
   checkTaints,
   fail,
   ipv4CidrsOverlap,
-  isImageRepository,
   isHostname,
   isHttpUrl,
   isIpAddress,
@@ -63,7 +66,8 @@ export interface CniProps {
   readonly plugin?: 'flannel' | 'calico';
   /**
    * Manifest to apply: an http(s) URL the first control-plane host can fetch, or a file on the operator's machine
-   * (copied to the host; use this for air-gapped sites). For calico, the tigera-operator manifest.
+   * (copied to the host; use this for air-gapped sites). For calico, the tigera-operator manifest. With an
+   * `imageMirror` it must be a file: its `image:` fields are pointed at the mirror.
    * @default the add-on's upstream release manifest
    */
   readonly manifest?: string;
@@ -109,12 +113,19 @@ export interface ControlPlaneProps {
   readonly kubelet?: KubeletConfigInput;
   /** Taints of the control-plane nodes. @default kubeadm's `node-role.kubernetes.io/control-plane:NoSchedule` */
   readonly taints?: TaintInput[];
+  /** kube-proxy settings (a KubeProxyConfiguration in the init configuration). @default kube-proxy's defaults (iptables mode) */
+  readonly kubeProxy?: KubeProxyConfigInput;
   /** Node preparation: package sources and proxies (air-gapped sites), OS family, preflight limits. @default pkgs.k8s.io, Debian */
-  readonly nodePrep?: Omit<NodePrepOptions, 'kubernetesVersion'>;
+  readonly nodePrep?: Omit<NodePrepOptions, 'kubernetesVersion' | 'imageMirror'>;
   /** Pod network add-on. @default flannel from its upstream manifest */
   readonly cni?: CniProps;
-  /** Registry mirror for the control-plane images. @default kubeadm's (registry.k8s.io) */
-  readonly imageRepository?: string;
+  /**
+   * One registry for every image the cluster pulls (air-gapped sites): kubeadm's `imageRepository` (control plane,
+   * etcd, CoreDNS, kube-proxy), containerd's sandbox image and registry settings on every node (worker pools too),
+   * and the CNI manifest's images (`cni.manifest` must then be a file). Replaces the former `imageRepository` prop.
+   * @default none: images come from registry.k8s.io and the CNI's own registries
+   */
+  readonly imageMirror?: ImageMirror;
   /** Lifetime of the bootstrap token; it is re-created before joins when it expired. @default "24h0m0s" */
   readonly bootstrapTokenTtl?: string;
 }
@@ -145,6 +156,8 @@ export class ControlPlane extends Construct implements PlanContributor {
   private readonly joiners: Array<{ host: Host; pool: string }> = [];
   private readonly where: string;
   private pkiFiles?: Promise<KubernetesPkiFiles>;
+  /** Text of the CNI manifest when it is a file (images pointed at the mirror when there is one). */
+  private readonly cniManifest?: string;
 
   constructor(scope: Construct, id: string, props: ControlPlaneProps) {
     super(scope, id);
@@ -171,9 +184,12 @@ export class ControlPlane extends Construct implements PlanContributor {
     checkExtraArgs(where, 'controllerManagerExtraArgs', props.controllerManagerExtraArgs);
     checkExtraArgs(where, 'schedulerExtraArgs', props.schedulerExtraArgs);
     checkKubeletSettings(where, 'kubelet', props.kubelet);
-    if (props.imageRepository !== undefined && !isImageRepository(props.imageRepository)) {
-      fail(where, 'imageRepository', props.imageRepository, 'is not an image repository like "registry.example.com:5000/k8s"');
+    checkKubeProxySettings(where, 'kubeProxy', props.kubeProxy, this.kubernetesVersion);
+    const removed = (props as { imageRepository?: unknown }).imageRepository;
+    if (removed !== undefined) {
+      fail(where, 'imageRepository', removed, `was replaced by imageMirror: use imageMirror: { repository: ${JSON.stringify(removed)} }, which also points containerd's sandbox image and the CNI's images at it (cni.manifest must then be a file)`);
     }
+    checkImageMirror(where, 'imageMirror', props.imageMirror);
     this.clusterName = props.clusterName ?? id;
     if (!isHostname(this.clusterName) || this.clusterName.includes('.')) fail(where, 'clusterName', this.clusterName, 'must be lowercase letters, digits and "-"');
     this.secretsDir = props.secretsDir ?? `.hakube/${this.clusterName}`;
@@ -231,13 +247,30 @@ export class ControlPlane extends Construct implements PlanContributor {
     if (manifest !== undefined && !isHttpUrl(manifest) && !existsSync(resolve(manifest))) {
       fail(where, 'cni.manifest', manifest, 'is neither an http(s) URL nor an existing file');
     }
+    const mirror = props.imageMirror;
+    if (mirror && (manifest === undefined || isHttpUrl(manifest))) {
+      const url = manifest ?? (plugin === 'flannel' ? FLANNEL_MANIFEST : CALICO_OPERATOR_MANIFEST);
+      fail(where, 'cni.manifest', url, `is ${manifest === undefined ? 'the default, ' : ''}a URL, but with imageMirror set the site is air-gapped: download the manifest once (curl -fLO ${url}) and give the file as cni.manifest; hakube points its images at ${mirror.repository}`);
+    }
+    if (manifest !== undefined && !isHttpUrl(manifest)) {
+      const text = readFileSync(resolve(manifest), 'utf8');
+      try {
+        this.cniManifest = mirror ? rewriteManifestImages(text, mirror.repository) : text;
+      } catch (error) {
+        fail(where, 'cni.manifest', manifest, `cannot be pointed at imageMirror ${mirror!.repository}: ${(error as Error).message}`);
+      }
+    }
     if (plugin === 'flannel' && manifest === undefined && this.podSubnet !== FLANNEL_POD_SUBNET) {
       fail(where, 'podSubnet', this.podSubnet, `differs from ${FLANNEL_POD_SUBNET}, the network flannel's upstream manifest configures: use that, calico, or your own flannel manifest (cni.manifest)`);
     }
 
     const ttl = props.bootstrapTokenTtl ?? '24h0m0s';
     if (!/^(\d+h)?(\d+m)?(\d+s)?$/.test(ttl) || ttl === '') fail(where, 'bootstrapTokenTtl', ttl, 'must be a duration like "24h0m0s"');
-    this.nodePrep = { ...(props.nodePrep ?? {}), kubernetesVersion: this.kubernetesVersion };
+    this.nodePrep = {
+      ...(props.nodePrep ?? {}),
+      kubernetesVersion: this.kubernetesVersion,
+      ...(props.imageMirror ? { imageMirror: props.imageMirror } : {}),
+    };
     resolveNodePrepOptions(where, this.nodePrep); // fail now, with this construct's path, not at plan time
   }
 
@@ -328,7 +361,7 @@ export class ControlPlane extends Construct implements PlanContributor {
         apiServerExtraArgs: merge(args.apiServer, this.props.apiServerExtraArgs),
         controllerManagerExtraArgs: merge(args.controllerManager, this.props.controllerManagerExtraArgs),
         schedulerExtraArgs: merge(args.scheduler, this.props.schedulerExtraArgs),
-        imageRepository: this.props.imageRepository,
+        imageRepository: this.props.imageMirror?.repository,
       },
       {
         advertiseAddress: first.internalAddress,
@@ -337,6 +370,7 @@ export class ControlPlane extends Construct implements PlanContributor {
         bootstrapToken: { token, ttl },
       },
       this.props.kubelet ?? {},
+      this.props.kubeProxy,
     );
     const initStored = this.store.writeText(`kubernetes/kubeadm/${first.name}-init.yaml`, initConfig);
     const before = [
@@ -379,13 +413,16 @@ export class ControlPlane extends Construct implements PlanContributor {
     const plugin = this.props.cni?.plugin ?? 'flannel';
     const manifest = this.props.cni?.manifest ?? (plugin === 'flannel' ? FLANNEL_MANIFEST : CALICO_OPERATOR_MANIFEST);
     const files: StepFile[] = [];
-    if (!isHttpUrl(manifest)) files.push({ path: KUBERNETES_PATHS.cniManifest, mode: '0644', content: readFileSync(resolve(manifest), 'utf8') });
+    if (this.cniManifest !== undefined) files.push({ path: KUBERNETES_PATHS.cniManifest, mode: '0644', content: this.cniManifest });
     if (plugin === 'calico') {
       const installation = {
         apiVersion: 'operator.tigera.io/v1',
         kind: 'Installation',
         metadata: { name: 'default' },
-        spec: { calicoNetwork: { ipPools: [{ cidr: this.podSubnet, encapsulation: 'VXLANCrossSubnet', natOutgoing: 'Enabled', nodeSelector: 'all()' }] } },
+        spec: {
+          calicoNetwork: { ipPools: [{ cidr: this.podSubnet, encapsulation: 'VXLANCrossSubnet', natOutgoing: 'Enabled', nodeSelector: 'all()' }] },
+          ...calicoRegistry(this.props.imageMirror),
+        },
       };
       files.push({ path: KUBERNETES_PATHS.cniExtra, mode: '0644', content: yaml.dump(installation) });
     }
@@ -434,6 +471,18 @@ export class ControlPlane extends Construct implements PlanContributor {
       .filter((c): c is EtcdCluster => c instanceof EtcdCluster)
       .flatMap((e) => e.members.filter((m) => names.has(m.name)).map((m) => `host ${m.name} runs stacked etcd for this control plane and is also a member of EtcdCluster ${e.node.path}: both would listen on ${e.clientPort}/${e.peerPort}; pass that cluster as \`etcd\` instead`));
   }
+}
+
+/**
+ * Where the tigera operator pulls calico's images from: `<registry><imagePath>/<name>` (operator `ReplaceImagePath`
+ * swaps the image's first path component, "calico", for imagePath), i.e. `<repository>/calico/node:…`, the name
+ * `mirrorImage` gives docker.io/calico/node.
+ */
+function calicoRegistry(mirror: ImageMirror | undefined): { registry?: string; imagePath?: string } {
+  if (!mirror) return {};
+  const host = mirrorRegistryHost(mirror.repository);
+  const path = mirror.repository.slice(host.length + 1);
+  return { registry: `${host}/`, imagePath: path ? `${path}/calico` : 'calico' };
 }
 
 function merge(defaults: ExtraArgs, overrides: Record<string, string> | undefined): ExtraArgs {

@@ -1,4 +1,7 @@
+import { X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { resolve } from 'node:path';
 
 /** Thrown for invalid user input; the message names where the bad value came from and why it is rejected. */
 export class ValidationError extends Error {
@@ -44,9 +47,9 @@ export function isSha256Hex(value: string): boolean {
   return /^[0-9a-f]{64}$/.test(value);
 }
 
-/** An absolute POSIX path of safe characters (for paths written into host scripts). */
+/** An absolute POSIX path of safe characters (for paths written into host scripts; ":" for `host:port` directories). */
 export function isAbsolutePath(value: string): boolean {
-  return /^\/[A-Za-z0-9._/+-]*$/.test(value) && !value.split('/').includes('..');
+  return /^\/[A-Za-z0-9._/+:-]*$/.test(value) && !value.split('/').includes('..');
 }
 
 /** An http(s) URL without spaces or quotes. */
@@ -202,11 +205,25 @@ export interface KubeletSettings {
   readonly systemReserved?: Readonly<Record<string, string>>;
   readonly kubeReserved?: Readonly<Record<string, string>>;
   readonly evictionHard?: Readonly<Record<string, string>>;
+  readonly cgroupRoot?: string;
+  readonly failSwapOn?: boolean;
+  readonly imageGCHighThresholdPercent?: number;
+  readonly localStorageCapacityIsolation?: boolean;
+  readonly serverTLSBootstrap?: boolean;
+  readonly protectKernelDefaults?: boolean;
+  readonly rotateCertificates?: boolean;
 }
 
-/** Kubelet settings: the systemd cgroup driver only, a positive pod limit, resource names with quantities. */
+/** The kubelet's default `imageGCLowThresholdPercent`: the high threshold must stay above it. */
+export const KUBELET_IMAGE_GC_LOW_THRESHOLD_PERCENT = 80;
+
+/**
+ * Kubelet settings: the systemd cgroup driver only, a positive pod limit, resource and eviction-signal names with
+ * quantities (`"0%"` included), a cgroup path, an image GC threshold the kubelet accepts, booleans.
+ */
 export function checkKubeletSettings(where: string, prop: string, kubelet: KubeletSettings | undefined): void {
   if (kubelet === undefined) return;
+  if (typeof kubelet !== 'object' || kubelet === null || Array.isArray(kubelet)) fail(where, prop, kubelet, 'must be an object of kubelet settings');
   if (kubelet.cgroupDriver !== undefined && kubelet.cgroupDriver !== 'systemd') {
     fail(where, `${prop}.cgroupDriver`, kubelet.cgroupDriver, 'must be "systemd" (containerd is configured with SystemdCgroup = true)');
   }
@@ -215,15 +232,111 @@ export function checkKubeletSettings(where: string, prop: string, kubelet: Kubel
   }
   for (const field of ['systemReserved', 'kubeReserved', 'evictionHard'] as const) {
     for (const [key, value] of Object.entries(kubelet[field] ?? {})) {
-      if (!/^[a-z0-9]([a-z0-9./-]*[a-z0-9])?$/.test(key)) fail(where, `${prop}.${field}`, key, 'is not a resource or signal name');
+      // resource names (cpu, hugepages-2Mi) and eviction signals (memory.available, nodefs.inodesFree)
+      if (!/^[A-Za-z0-9]([A-Za-z0-9./-]*[A-Za-z0-9])?$/.test(key)) fail(where, `${prop}.${field}`, key, 'is not a resource or signal name');
       if (typeof value !== 'string' || !/^[0-9A-Za-z.%+-]+$/.test(value)) fail(where, `${prop}.${field}.${key}`, value, 'is not a quantity');
     }
+  }
+  if (kubelet.cgroupRoot !== undefined && (typeof kubelet.cgroupRoot !== 'string' || !/^\/([A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*)?$/.test(kubelet.cgroupRoot))) {
+    fail(where, `${prop}.cgroupRoot`, kubelet.cgroupRoot, 'is not a cgroup path like "/kubelet"');
+  }
+  const high = kubelet.imageGCHighThresholdPercent;
+  if (high !== undefined && (!Number.isInteger(high) || high <= KUBELET_IMAGE_GC_LOW_THRESHOLD_PERCENT || high > 100)) {
+    fail(where, `${prop}.imageGCHighThresholdPercent`, high, `must be an integer from ${KUBELET_IMAGE_GC_LOW_THRESHOLD_PERCENT + 1} to 100 (the kubelet refuses a value not above its low threshold, ${KUBELET_IMAGE_GC_LOW_THRESHOLD_PERCENT})`);
+  }
+  for (const field of ['failSwapOn', 'localStorageCapacityIsolation', 'serverTLSBootstrap', 'protectKernelDefaults', 'rotateCertificates'] as const) {
+    if (kubelet[field] !== undefined && typeof kubelet[field] !== 'boolean') fail(where, `${prop}.${field}`, kubelet[field], 'must be true or false');
+  }
+}
+
+/** What hakube lets users set of kube-proxy's configuration (see KubeProxyConfigInput in lib/render/kubeadm.ts). */
+export interface KubeProxySettings {
+  readonly mode?: string;
+  readonly conntrack?: { readonly maxPerCore?: number };
+  readonly iptables?: { readonly minSyncPeriod?: string };
+}
+
+/** A Go duration of whole units ("1s", "500ms", "1m30s", "0s"). */
+const GO_DURATION = /^(\d+(ms|s|m|h))+$/;
+
+/**
+ * kube-proxy settings: mode iptables or nftables (nftables from Kubernetes 1.31, where it is on by default), a
+ * conntrack limit per core of 0 or more, a duration for iptables.minSyncPeriod (iptables mode only).
+ */
+export function checkKubeProxySettings(where: string, prop: string, proxy: KubeProxySettings | undefined, kubernetesVersion: string): void {
+  if (proxy === undefined) return;
+  if (typeof proxy !== 'object' || proxy === null || Array.isArray(proxy)) fail(where, prop, proxy, 'must be an object of kube-proxy settings');
+  const mode = proxy.mode ?? 'iptables';
+  if (mode !== 'iptables' && mode !== 'nftables') fail(where, `${prop}.mode`, proxy.mode, 'must be "iptables" or "nftables"');
+  const minor = Number(/^v?1\.(\d+)\./.exec(kubernetesVersion)?.[1] ?? NaN);
+  if (mode === 'nftables' && !(minor >= 31)) {
+    fail(where, `${prop}.mode`, proxy.mode, `needs Kubernetes 1.31 or later (kube-proxy's nftables mode is off by default before), not ${kubernetesVersion}`);
+  }
+  const maxPerCore = proxy.conntrack?.maxPerCore;
+  if (maxPerCore !== undefined && (!Number.isInteger(maxPerCore) || maxPerCore < 0 || maxPerCore > 2 ** 31 - 1)) {
+    fail(where, `${prop}.conntrack.maxPerCore`, maxPerCore, 'must be an integer of 0 or more (0: leave the node\'s conntrack limit as it is)');
+  }
+  const minSync = proxy.iptables?.minSyncPeriod;
+  if (minSync !== undefined) {
+    if (typeof minSync !== 'string' || !GO_DURATION.test(minSync)) fail(where, `${prop}.iptables.minSyncPeriod`, minSync, 'must be a duration like "1s" or "500ms"');
+    if (mode !== 'iptables') fail(where, `${prop}.iptables.minSyncPeriod`, minSync, 'applies to mode "iptables" only (kube-proxy ignores it in nftables mode)');
   }
 }
 
 /** An image repository (registry host with optional port, then path), e.g. `registry.example.com:5000/k8s`. */
 export function isImageRepository(value: string): boolean {
   return typeof value === 'string' && value.length <= 255 && /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(\/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*$/.test(value);
+}
+
+/**
+ * Whether the first component of an image name is a registry host, the way container runtimes decide it: it contains
+ * a "." or a ":", or is "localhost". Otherwise the name is on Docker Hub ("flannel/flannel" is docker.io/flannel/flannel).
+ */
+export function isRegistryHost(component: string): boolean {
+  return component.includes('.') || component.includes(':') || component === 'localhost';
+}
+
+/** What an image mirror is given as (see ImageMirror in lib/render/image-mirror.ts). */
+export interface ImageMirrorSettings {
+  readonly repository: string;
+  readonly plainHttp?: boolean;
+  readonly caCertificate?: string;
+}
+
+/**
+ * An image mirror: a repository whose first component is a registry host ("10.77.0.1:5000/k8s", not "mirror/k8s",
+ * which would mean Docker Hub), plain HTTP or HTTPS, and for HTTPS optionally a CA file on the operator's machine that
+ * holds PEM certificates. Returns the CA file's text (undefined without one): the caller places it on the hosts.
+ */
+export function checkImageMirror(where: string, prop: string, mirror: ImageMirrorSettings | undefined): string | undefined {
+  if (mirror === undefined) return undefined;
+  if (typeof mirror !== 'object' || mirror === null || Array.isArray(mirror)) fail(where, prop, mirror, 'must be an object like { repository: "10.77.0.1:5000/k8s" }');
+  const repository = mirror.repository;
+  if (typeof repository !== 'string' || !isImageRepository(repository)) {
+    fail(where, `${prop}.repository`, repository, 'is not an image repository like "10.77.0.1:5000/k8s" (registry host, optional port, optional path; no scheme)');
+  }
+  if (!isRegistryHost(repository.split('/')[0]!)) {
+    fail(where, `${prop}.repository`, repository, `does not start with a registry host: "${repository.split('/')[0]}" has no "." or ":" (and is not "localhost"), so it would name a Docker Hub repository`);
+  }
+  if (mirror.plainHttp !== undefined && typeof mirror.plainHttp !== 'boolean') fail(where, `${prop}.plainHttp`, mirror.plainHttp, 'must be true or false');
+  const ca = mirror.caCertificate;
+  if (ca === undefined) return undefined;
+  if (mirror.plainHttp) fail(where, `${prop}.caCertificate`, ca, 'is set together with plainHttp: a registry that speaks plain HTTP has no certificate to check; drop one of them');
+  if (typeof ca !== 'string' || ca === '') fail(where, `${prop}.caCertificate`, ca, 'must be the path of a PEM CA file');
+  const path = resolve(ca);
+  if (!existsSync(path) || !statSync(path).isFile()) fail(where, `${prop}.caCertificate`, ca, 'is not an existing file');
+  const pem = readFileSync(path, 'utf8');
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) fail(where, `${prop}.caCertificate`, ca, 'holds no PEM certificate ("-----BEGIN CERTIFICATE-----")');
+  for (const block of blocks) {
+    try {
+      new X509Certificate(block);
+    } catch (error) {
+      fail(where, `${prop}.caCertificate`, ca, `holds a PEM certificate that does not parse (${(error as Error).message})`);
+    }
+  }
+  if (/PRIVATE KEY-----/.test(pem)) fail(where, `${prop}.caCertificate`, ca, 'holds a private key: give a file with the CA certificate only (it is copied to every host)');
+  return pem;
 }
 
 /**

@@ -214,6 +214,129 @@ describe('topology rules', () => {
   });
 });
 
+/** A self-signed CA (made with openssl for these tests; a certificate is public). */
+const MIRROR_CA_PEM = `-----BEGIN CERTIFICATE-----
+MIIBfjCCASOgAwIBAgIUVi2R9sAv5Xw0taRIrGOakuLVWekwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbWlycm9yLWNhMB4XDTI2MTIwMjAwNDA1MFoXDTI2MTIwNDAw
+NDA1MFowFDESMBAGA1UEAwwJbWlycm9yLWNhMFkwEwYHKoZIzj0CAQYIKoZIzj0D
+AQcDQgAExEDnWKeQ3XzZMDDEAK9k7QWkwmdoWon0XDxCSEHdr50IWrzk+OrfP2CJ
+u0HCGmMCNwLcN9maXRADI4RaAIoaiKNTMFEwHQYDVR0OBBYEFKUKs0FmpoP2KRPa
+nCzSz0uxBmpsMB8GA1UdIwQYMBaAFKUKs0FmpoP2KRPanCzSz0uxBmpsMA8GA1Ud
+EwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSQAwRgIhALK1XOHvxmZCwC1qIHjocNDI
+omf1FomNQb+Q+g5Ii5XfAiEAjA8/nVi+EynqzmtZ4qBKy4ZYCacil4yJUb8GoK/J
+P9w=
+-----END CERTIFICATE-----
+`;
+
+function writeTemp(name: string, text: string): string {
+  const path = join(tempDir(), name);
+  writeFileSync(path, text);
+  return path;
+}
+
+/** The shape of flannel's release manifest, trimmed to its images. */
+const FLANNEL_MANIFEST_TEXT = `apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: kube-flannel-ds
+  namespace: kube-flannel
+spec:
+  template:
+    spec:
+      initContainers:
+      - name: install-cni-plugin
+        image: ghcr.io/flannel-io/flannel-cni-plugin:v1.5.1-flannel2
+      containers:
+      - name: kube-flannel
+        image: docker.io/flannel/flannel:v0.26.1
+`;
+
+describe('an air-gapped site: one image mirror for everything the cluster pulls', () => {
+  const repo = '10.77.0.1:5000/k8s';
+
+  it('points kubeadm, containerd on every node (worker pools too), the sandbox image and the CNI manifest at the mirror', async () => {
+    const { scope, ha } = cluster({
+      kubernetesVersion: '1.34.2',
+      imageMirror: { repository: repo, plainHttp: true },
+      cni: { manifest: writeTemp('kube-flannel.yml', FLANNEL_MANIFEST_TEXT) },
+    });
+    ha.addWorkerPool('late', { hosts: hosts(1, 'late', 61) });
+    const plan = await Plan.of(scope);
+    const [, clusterDoc] = kubeadmDocs(plan, 'k8s-prod/master-1/init');
+    expect(clusterDoc.imageRepository).toBe(repo);
+    for (const host of ['master-1', 'master-3', 'node-2', 'late-1']) {
+      const files = plan.step(`k8s-prod/${host}/containerd`).files;
+      expect(files.find((f) => f.path === '/etc/containerd/config.toml')!.content).toContain('sandbox_image = "10.77.0.1:5000/k8s/pause:3.10.1"');
+      expect(files.find((f) => f.path === '/etc/containerd/config.toml')!.content).toContain('config_path = "/etc/containerd/certs.d"');
+      expect(files.find((f) => f.path === '/etc/containerd/certs.d/10.77.0.1:5000/hosts.toml')!.content).toContain('server = "http://10.77.0.1:5000"\n');
+    }
+    const manifest = plan.step('k8s-prod/cni').files.find((f) => f.path === '/etc/kubernetes/hakube/cni.yaml')!.content!;
+    expect(manifest).toBe(FLANNEL_MANIFEST_TEXT
+      .replace('ghcr.io/flannel-io/flannel-cni-plugin:v1.5.1-flannel2', '10.77.0.1:5000/k8s/flannel-io/flannel-cni-plugin:v1.5.1-flannel2')
+      .replace('docker.io/flannel/flannel:v0.26.1', '10.77.0.1:5000/k8s/flannel/flannel:v0.26.1'));
+  });
+
+  it('places the registry CA on every node beside hosts.toml', async () => {
+    const { scope } = cluster({
+      imageMirror: { repository: 'registry.example.com/k8s', caCertificate: writeTemp('ca.pem', MIRROR_CA_PEM) },
+      cni: { manifest: writeTemp('kube-flannel.yml', FLANNEL_MANIFEST_TEXT) },
+    });
+    const plan = await Plan.of(scope);
+    for (const host of ['master-2', 'node-1']) {
+      const files = plan.step(`k8s-prod/${host}/containerd`).files;
+      expect(files.find((f) => f.path === '/etc/containerd/certs.d/registry.example.com/ca.crt')).toMatchObject({ mode: '0644', content: MIRROR_CA_PEM });
+      expect(files.find((f) => f.path === '/etc/containerd/certs.d/registry.example.com/hosts.toml')!.content)
+        .toContain('ca = "/etc/containerd/certs.d/registry.example.com/ca.crt"');
+    }
+  });
+
+  it('calico: the operator manifest\'s image and the Installation\'s registry point at the mirror', async () => {
+    const operator = 'apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n        - name: tigera-operator\n          image: quay.io/tigera/operator:v1.34.5\n';
+    const { scope } = cluster({ imageMirror: { repository: repo, plainHttp: true }, cni: { plugin: 'calico', manifest: writeTemp('tigera-operator.yaml', operator) } });
+    const plan = await Plan.of(scope);
+    const files = plan.step('k8s-prod/cni').files;
+    expect(files.find((f) => f.path === '/etc/kubernetes/hakube/cni.yaml')!.content).toContain('          image: 10.77.0.1:5000/k8s/tigera/operator:v1.34.5\n');
+    const installation = yaml.load(files.find((f) => f.path === '/etc/kubernetes/hakube/cni-installation.yaml')!.content!) as Record<string, any>;
+    // the operator pulls <registry><imagePath>/node:<version>: the name docker.io/calico/node gets in the mirror
+    expect(installation.spec.registry).toBe('10.77.0.1:5000/');
+    expect(installation.spec.imagePath).toBe('k8s/calico');
+    const plain = yaml.load((await Plan.of(cluster({ cni: { plugin: 'calico' }, podSubnet: '10.200.0.0/16' }).scope)).step('k8s-prod/cni').files[0]!.content!) as Record<string, any>;
+    expect(plain.spec).not.toHaveProperty('registry');
+    expect(plain.spec).not.toHaveProperty('imagePath');
+  });
+
+  it('passes kube-proxy and kubelet settings for containerised nodes into the init configuration', async () => {
+    const { scope } = cluster({
+      kubelet: { cgroupRoot: '/kubelet', failSwapOn: false, imageGCHighThresholdPercent: 100, evictionHard: { 'nodefs.available': '0%', 'imagefs.available': '0%' }, localStorageCapacityIsolation: false },
+      kubeProxy: { conntrack: { maxPerCore: 0 }, iptables: { minSyncPeriod: '1s' } },
+    });
+    const docs = kubeadmDocs(await Plan.of(scope), 'k8s-prod/master-1/init');
+    expect(docs.map((d) => d.kind)).toEqual(['InitConfiguration', 'ClusterConfiguration', 'KubeletConfiguration', 'KubeProxyConfiguration']);
+    expect(docs[2]).toMatchObject({ cgroupRoot: '/kubelet', failSwapOn: false, imageGCHighThresholdPercent: 100, evictionHard: { 'nodefs.available': '0%', 'imagefs.available': '0%' }, localStorageCapacityIsolation: false });
+    expect(docs[3]).toEqual({ apiVersion: 'kubeproxy.config.k8s.io/v1alpha1', kind: 'KubeProxyConfiguration', conntrack: { maxPerCore: 0 }, iptables: { minSyncPeriod: '1s' } });
+  });
+
+  it('keeps the plan\'s steps and order; without a mirror nothing of it is in the plan', async () => {
+    const manifest = writeTemp('kube-flannel.yml', FLANNEL_MANIFEST_TEXT);
+    const secretsDir = tempDir(); // one PKI and token for both plans
+    const without = await Plan.of(cluster({ cni: { manifest }, secretsDir }).scope);
+    // (read now: the next plan rewrites the kubeadm files in the shared secrets dir)
+    expect(kubeadmDocs(without, 'k8s-prod/master-1/init')[1]).not.toHaveProperty('imageRepository');
+    expect(kubeadmDocs(without, 'k8s-prod/master-1/init').map((d) => d.kind)).not.toContain('KubeProxyConfiguration');
+    const withMirror = await Plan.of(cluster({ cni: { manifest }, secretsDir, imageMirror: { repository: repo, plainHttp: true } }).scope);
+    expect(withMirror.steps.map((s) => [s.id, s.after])).toEqual(without.steps.map((s) => [s.id, s.after]));
+    // (the hosts/ checks re-run with every changed step of their host, by design)
+    const changed = withMirror.steps
+      .filter((s, i) => s.hash !== without.steps[i]!.hash && !s.id.startsWith('hosts/'))
+      .map((s) => s.id.replace(/^k8s-prod\/(node|master)-\d\/containerd$/, '<host>/containerd'));
+    expect([...new Set(changed)].sort()).toEqual(['<host>/containerd', 'k8s-prod/cni', 'k8s-prod/master-1/init']);
+    expect(changed.filter((id) => id === '<host>/containerd')).toHaveLength(6);
+    const text = without.toYaml();
+    expect(text).not.toContain('certs.d');
+    expect(text).not.toContain('config_path');
+  });
+});
+
 describe('every prop is checked in the constructor, before anything is written', () => {
   const base = (secretsDir: string): ControlPlaneProps => ({ hosts: masters, kubernetesVersion: '1.34.2', endpoint: { address: '10.77.0.20' }, secretsDir });
   it.each<[string, Partial<ControlPlaneProps>, RegExp]>([
@@ -226,7 +349,20 @@ describe('every prop is checked in the constructor, before anything is written',
     ['a kubelet cgroup driver', { kubelet: { cgroupDriver: 'cgroupfs' as never } }, /kubelet.cgroupDriver "cgroupfs" must be "systemd"/],
     ['a kubelet pod limit', { kubelet: { maxPods: 0 } }, /kubelet.maxPods 0 must be a positive integer/],
     ['a kubelet reservation', { kubelet: { systemReserved: { cpu: '1 core' } } }, /kubelet.systemReserved.cpu "1 core" is not a quantity/],
-    ['an image repository', { imageRepository: 'https://registry.example.com/k8s' }, /imageRepository "https:\/\/registry.example.com\/k8s" is not an image repository/],
+    ['an image mirror with a scheme', { imageMirror: { repository: 'https://registry.example.com/k8s' } }, /imageMirror.repository "https:\/\/registry.example.com\/k8s" is not an image repository/],
+    ['an image mirror on Docker Hub', { imageMirror: { repository: 'mirror/k8s' } }, /imageMirror.repository "mirror\/k8s" does not start with a registry host/],
+    ['an image mirror CA that does not exist', { imageMirror: { repository: 'mirror.internal', caCertificate: '/nonexistent/ca.pem' } }, /imageMirror.caCertificate "\/nonexistent\/ca.pem" is not an existing file/],
+    ['an image mirror CA that is not PEM', { imageMirror: { repository: 'mirror.internal', caCertificate: '/etc/hostname' } }, /imageMirror.caCertificate "\/etc\/hostname" holds no PEM certificate/],
+    ['an image mirror with plain HTTP and a CA', { imageMirror: { repository: 'mirror.internal', plainHttp: true, caCertificate: '/etc/hostname' } }, /imageMirror.caCertificate "\/etc\/hostname" is set together with plainHttp/],
+    ['an image mirror with the default CNI manifest (a URL)', { imageMirror: { repository: 'mirror.internal', plainHttp: true } }, /cni.manifest "https:\/\/github.com\/flannel-io\/flannel\/releases\/download\/v0.26.1\/kube-flannel.yml" is the default, a URL, but with imageMirror set the site is air-gapped: download the manifest once \(curl -fLO https:/],
+    ['an image mirror with a CNI manifest URL', { imageMirror: { repository: 'mirror.internal', plainHttp: true }, cni: { plugin: 'calico', manifest: 'https://example.com/tigera-operator.yaml' } }, /cni.manifest "https:\/\/example.com\/tigera-operator.yaml" is a URL, but with imageMirror set the site is air-gapped: .* give the file as cni.manifest; hakube points its images at mirror.internal/],
+    ['a CNI manifest whose images cannot be pointed at the mirror', { imageMirror: { repository: 'mirror.internal', plainHttp: true }, cni: { manifest: writeTemp('bad.yml', 'spec:\n  containers:\n  - image: ${IMAGE}\n') } }, /cni.manifest ".*bad.yml" cannot be pointed at imageMirror mirror.internal: line 3: "\$\{IMAGE\}" is not a container image reference/],
+    ['a kubelet cgroup root', { kubelet: { cgroupRoot: 'kubelet' } }, /kubelet.cgroupRoot "kubelet" is not a cgroup path/],
+    ['a kubelet image GC threshold', { kubelet: { imageGCHighThresholdPercent: 50 } }, /kubelet.imageGCHighThresholdPercent 50 must be an integer from 81 to 100/],
+    ['a kube-proxy mode', { kubeProxy: { mode: 'ipvs' as never } }, /kubeProxy.mode "ipvs" must be "iptables" or "nftables"/],
+    ['a kube-proxy conntrack limit', { kubeProxy: { conntrack: { maxPerCore: 1.5 } } }, /kubeProxy.conntrack.maxPerCore 1.5 must be an integer of 0 or more/],
+    ['a kube-proxy sync period', { kubeProxy: { iptables: { minSyncPeriod: 'soon' } } }, /kubeProxy.iptables.minSyncPeriod "soon" must be a duration/],
+    ['the removed imageRepository prop, with the migration', { imageRepository: 'registry.example.com/k8s' } as never, /imageRepository "registry.example.com\/k8s" was replaced by imageMirror: use imageMirror: \{ repository: "registry.example.com\/k8s" \}/],
   ])('%s', (_name, bad, message) => {
     const secretsDir = join(tempDir(), 'secrets');
     const scope = new Construct(undefined as never, 'app');

@@ -16,6 +16,8 @@
  *   (commit 2d350a359e7b251ffa047415af6bf64350f41888). Taint: k8s.io/api `core/v1` Taint.
  * - kubelet.config.k8s.io/v1beta1: kubernetes/kubelet `config/v1beta1/types.go` at tag v0.31.0
  *   (= Kubernetes v1.31.0; mirror of kubernetes/kubernetes `staging/src/k8s.io/kubelet/config/v1beta1/types.go`).
+ * - kubeproxy.config.k8s.io/v1alpha1: kubernetes/kube-proxy `config/v1alpha1/types.go` at tag v0.31.0 (the Go
+ *   module k8s.io/kube-proxy@v0.31.0, read from the module proxy).
  *
  * A field's value says what its value is:
  * - `null`: a scalar or a list of scalars;
@@ -327,11 +329,57 @@ export const KUBELET_V1BETA1: ApiSchema = {
   },
 };
 
+/** Every top-level KubeProxyConfiguration field at v0.31.0; nested structs hakube emits are modelled. */
+export const KUBEPROXY_V1ALPHA1: ApiSchema = {
+  kinds: ['KubeProxyConfiguration'],
+  types: {
+    KubeProxyConfiguration: {
+      ...TYPE_META,
+      featureGates: MAP,
+      clientConnection: UNMODELLED,
+      logging: UNMODELLED,
+      hostnameOverride: null,
+      bindAddress: null,
+      healthzBindAddress: null,
+      metricsBindAddress: null,
+      bindAddressHardFail: null,
+      enableProfiling: null,
+      showHiddenMetricsForVersion: null,
+      mode: null,
+      iptables: 'KubeProxyIPTablesConfiguration',
+      ipvs: UNMODELLED,
+      nftables: 'KubeProxyNFTablesConfiguration',
+      winkernel: UNMODELLED,
+      detectLocalMode: null,
+      detectLocal: UNMODELLED,
+      clusterCIDR: null,
+      nodePortAddresses: null,
+      oomScoreAdj: null,
+      conntrack: 'KubeProxyConntrackConfiguration',
+      configSyncPeriod: null,
+      portRange: null,
+      windowsRunAsService: null,
+    },
+    KubeProxyIPTablesConfiguration: { masqueradeBit: null, masqueradeAll: null, localhostNodePorts: null, syncPeriod: null, minSyncPeriod: null },
+    KubeProxyNFTablesConfiguration: { masqueradeBit: null, masqueradeAll: null, syncPeriod: null, minSyncPeriod: null },
+    KubeProxyConntrackConfiguration: {
+      maxPerCore: null,
+      min: null,
+      tcpEstablishedTimeout: null,
+      tcpCloseWaitTimeout: null,
+      tcpBeLiberal: null,
+      udpTimeout: null,
+      udpStreamTimeout: null,
+    },
+  },
+};
+
 /** Schema per apiVersion. */
 export const API_SCHEMAS: Readonly<Record<string, ApiSchema>> = {
   'kubeadm.k8s.io/v1beta3': KUBEADM_V1BETA3,
   'kubeadm.k8s.io/v1beta4': KUBEADM_V1BETA4,
   'kubelet.config.k8s.io/v1beta1': KUBELET_V1BETA1,
+  'kubeproxy.config.k8s.io/v1alpha1': KUBEPROXY_V1ALPHA1,
 };
 
 /**

@@ -298,6 +298,52 @@ describe('renderInitConfig', () => {
     });
   });
 
+  it('renders the settings a node inside a container needs (kind-like values)', () => {
+    const k = byKind(
+      renderInitConfig(cluster(), init(), {
+        cgroupRoot: '/kubelet',
+        failSwapOn: false,
+        imageGCHighThresholdPercent: 100,
+        evictionHard: { 'nodefs.available': '0%', 'nodefs.inodesFree': '0%', 'imagefs.available': '0%' },
+        localStorageCapacityIsolation: false,
+      }),
+    ).KubeletConfiguration;
+    expect(k).toEqual({
+      apiVersion: 'kubelet.config.k8s.io/v1beta1',
+      kind: 'KubeletConfiguration',
+      authentication: { anonymous: { enabled: false }, webhook: { enabled: true } },
+      authorization: { mode: 'Webhook' },
+      cgroupDriver: 'systemd',
+      rotateCertificates: true,
+      cgroupRoot: '/kubelet',
+      failSwapOn: false,
+      imageGCHighThresholdPercent: 100,
+      evictionHard: { 'nodefs.available': '0%', 'nodefs.inodesFree': '0%', 'imagefs.available': '0%' },
+      localStorageCapacityIsolation: false,
+    });
+  });
+
+  it('renders a KubeProxyConfiguration only when kube-proxy settings are given', () => {
+    const text = renderInitConfig(cluster(), init(), {}, { mode: 'iptables', conntrack: { maxPerCore: 0 }, iptables: { minSyncPeriod: '1s' } });
+    const all = docs(text);
+    expect(all.map((d) => d.kind)).toEqual(['InitConfiguration', 'ClusterConfiguration', 'KubeletConfiguration', 'KubeProxyConfiguration']);
+    expect(all[3]).toEqual({
+      apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
+      kind: 'KubeProxyConfiguration',
+      mode: 'iptables',
+      conntrack: { maxPerCore: 0 },
+      iptables: { minSyncPeriod: '1s' },
+    });
+    // maxPerCore 0 is written (it means: leave the node's limit alone), not dropped as falsy
+    expect(text).toContain('conntrack:\n  maxPerCore: 0\n');
+    expect(docs(renderInitConfig(cluster({ kubernetesVersion: '1.34.2' }), init(), {}, { mode: 'nftables' }))[3]).toEqual({
+      apiVersion: 'kubeproxy.config.k8s.io/v1alpha1', kind: 'KubeProxyConfiguration', mode: 'nftables',
+    });
+    // unset or empty: no document, the text exactly as without the argument
+    expect(renderInitConfig(cluster(), init(), {}, {})).toBe(renderInitConfig(cluster(), init(), {}));
+    expect(renderInitConfig(cluster(), init(), {}, undefined)).toBe(renderInitConfig(cluster(), init(), {}));
+  });
+
   it('renders explicit taints, and "taints: []" for none', () => {
     const tainted = byKind(
       renderInitConfig(cluster(), init({ nodeRegistration: { name: 'node-1', taints: [{ key: 'dedicated', value: 'infra', effect: 'NoSchedule' }] } }), {}),
@@ -326,6 +372,15 @@ describe('renderInitConfig', () => {
     ['a relative etcd key path', () => renderInitConfig(cluster({ etcd: { external: { endpoints: ['https://e:2379'], caFile: '/a', certFile: '/b', keyFile: 'c' } } }), init(), {}), /etcd.external.keyFile "c" must be an absolute path/],
     ['a bad image repository', () => renderInitConfig(cluster({ imageRepository: 'https://registry' }), init(), {}), /imageRepository "https:\/\/registry"/],
     ['zero max pods', () => renderInitConfig(cluster(), init(), { maxPods: 0 }), /kubelet.maxPods 0/],
+    ['a relative cgroup root', () => renderInitConfig(cluster(), init(), { cgroupRoot: 'kubelet' }), /kubelet.cgroupRoot "kubelet" is not a cgroup path like "\/kubelet"/],
+    ['an image GC threshold not above the low one', () => renderInitConfig(cluster(), init(), { imageGCHighThresholdPercent: 80 }), /kubelet.imageGCHighThresholdPercent 80 must be an integer from 81 to 100/],
+    ['an image GC threshold over 100', () => renderInitConfig(cluster(), init(), { imageGCHighThresholdPercent: 101 }), /kubelet.imageGCHighThresholdPercent 101/],
+    ['failSwapOn that is not a boolean', () => renderInitConfig(cluster(), init(), { failSwapOn: 'false' as never }), /kubelet.failSwapOn "false" must be true or false/],
+    ['a kube-proxy mode', () => renderInitConfig(cluster(), init(), {}, { mode: 'ipvs' as never }), /kubeProxy.mode "ipvs" must be "iptables" or "nftables"/],
+    ['nftables before 1.31', () => renderInitConfig(cluster({ kubernetesVersion: '1.30.4' }), init(), {}, { mode: 'nftables' }), /kubeProxy.mode "nftables" needs Kubernetes 1.31 or later/],
+    ['a negative conntrack limit', () => renderInitConfig(cluster(), init(), {}, { conntrack: { maxPerCore: -1 } }), /kubeProxy.conntrack.maxPerCore -1 must be an integer of 0 or more/],
+    ['a sync period that is not a duration', () => renderInitConfig(cluster(), init(), {}, { iptables: { minSyncPeriod: '1 second' } }), /kubeProxy.iptables.minSyncPeriod "1 second" must be a duration/],
+    ['an iptables setting in nftables mode', () => renderInitConfig(cluster(), init(), {}, { mode: 'nftables', iptables: { minSyncPeriod: '1s' } }), /kubeProxy.iptables.minSyncPeriod "1s" applies to mode "iptables" only/],
   ])('rejects %s', (_name, render, message) => {
     expect(render).toThrow(message);
   });
@@ -393,14 +448,19 @@ describe('field names against the upstream API types', () => {
     maxPods: 110,
     systemReserved: { cpu: '1' },
     kubeReserved: { memory: '1Gi' },
-    evictionHard: { 'memory.available': '100Mi' },
+    evictionHard: { 'memory.available': '100Mi', 'nodefs.inodesFree': '0%' },
+    cgroupRoot: '/kubelet',
+    failSwapOn: false,
+    imageGCHighThresholdPercent: 100,
+    localStorageCapacityIsolation: false,
   };
+  const kubeProxyFull = { mode: 'iptables' as const, conntrack: { maxPerCore: 0 }, iptables: { minSyncPeriod: '1s' } };
   const external = { endpoints: ['https://10.77.0.21:2379'], caFile: '/a.crt', certFile: '/b.crt', keyFile: '/b.key' };
 
   function rendered(version: string): string[] {
     const taints = [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' as const }];
     return [
-      renderInitConfig(cluster({ kubernetesVersion: version, dnsDomain: 'cluster.local', imageRepository: 'registry.example.com/k8s' }), init({ nodeRegistration: { name: 'n', taints, kubeletExtraArgs: { v: '2' } } }), kubeletFull),
+      renderInitConfig(cluster({ kubernetesVersion: version, dnsDomain: 'cluster.local', imageRepository: 'registry.example.com/k8s' }), init({ nodeRegistration: { name: 'n', taints, kubeletExtraArgs: { v: '2' } } }), kubeletFull, kubeProxyFull),
       renderInitConfig(cluster({ kubernetesVersion: version, etcd: { external } }), init(), {}),
       renderJoinConfig(version, join({ nodeRegistration: { name: 'n', taints: [], kubeletExtraArgs: { v: '2' } } })),
       renderJoinConfig(version, join({ controlPlane: { advertiseAddress: '10.77.0.12', bindPort: 6443 } })),
@@ -416,7 +476,7 @@ describe('field names against the upstream API types', () => {
       }
     }
     const api = kubeadmApiVersion(version);
-    expect([...seen].sort()).toEqual([`${api} ClusterConfiguration`, `${api} InitConfiguration`, `${api} JoinConfiguration`, 'kubelet.config.k8s.io/v1beta1 KubeletConfiguration']);
+    expect([...seen].sort()).toEqual([`${api} ClusterConfiguration`, `${api} InitConfiguration`, `${api} JoinConfiguration`, 'kubelet.config.k8s.io/v1beta1 KubeletConfiguration', 'kubeproxy.config.k8s.io/v1alpha1 KubeProxyConfiguration']);
   });
 
   it('the checker catches a misspelled field, a field of the other version and an unknown kind', () => {
@@ -447,6 +507,9 @@ describe('field names against the upstream API types', () => {
     expect(unknownFields({ apiVersion: 'kubeadm.k8s.io/v1beta4', kind: 'InitConfig' })).toEqual(['<unknown kind InitConfig in kubeadm.k8s.io/v1beta4>']);
     expect(unknownFields({ apiVersion: 'kubeadm.k8s.io/v1beta2', kind: 'InitConfiguration' })).toEqual(['<unknown apiVersion kubeadm.k8s.io/v1beta2>']);
     expect(unknownFields({ ...c.KubeletConfiguration, logging: { format: 'json' } })[0]).toMatch(/KubeletConfiguration.logging: <unmodelled field/);
+    const proxy = { apiVersion: 'kubeproxy.config.k8s.io/v1alpha1', kind: 'KubeProxyConfiguration' };
+    expect(unknownFields({ ...proxy, conntrack: { maxPerCPU: 0 } })).toEqual(['KubeProxyConfiguration.conntrack.maxPerCPU']);
+    expect(unknownFields({ ...proxy, iptables: { minSyncPeriod: '1s' }, nftables: { localhostNodePorts: true } })).toEqual(['KubeProxyConfiguration.nftables.localhostNodePorts']);
   });
 
   it('the tables reference only types they define', () => {

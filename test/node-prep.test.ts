@@ -272,6 +272,7 @@ describe('nodePrepSteps', () => {
     expect(changed({ kubernetesVersion: '1.31.3' })).toEqual(['kube-packages']);
     expect(changed({ kubernetesVersion: '1.30.6' })).toEqual(['containerd', 'kube-packages']);
     expect(changed({ sandboxImage: 'mirror.internal/pause:3.10' })).toEqual(['containerd']);
+    expect(changed({ imageMirror: { repository: 'mirror.internal', plainHttp: true } })).toEqual(['containerd']);
     expect(changed({ minCpus: 4 })).toEqual(['preflight']);
     expect(changed({ packageProxy: 'http://10.0.0.1:3142' })).toEqual(['os', 'kube-packages']);
   });
@@ -308,5 +309,107 @@ describe('nodePrepSteps', () => {
       ...nodePrepSteps(b, 'worker', { kubernetesVersion: '1.31.2', osFamily: 'rhel' }, 'k8s'),
     ]);
     expect(p.toYaml()).toMatchSnapshot();
+  });
+});
+
+/** A self-signed CA (made with openssl for these tests; a certificate is public). */
+const MIRROR_CA_PEM = `-----BEGIN CERTIFICATE-----
+MIIBfjCCASOgAwIBAgIUVi2R9sAv5Xw0taRIrGOakuLVWekwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbWlycm9yLWNhMB4XDTI2MTIwMjAwNDA1MFoXDTI2MTIwNDAw
+NDA1MFowFDESMBAGA1UEAwwJbWlycm9yLWNhMFkwEwYHKoZIzj0CAQYIKoZIzj0D
+AQcDQgAExEDnWKeQ3XzZMDDEAK9k7QWkwmdoWon0XDxCSEHdr50IWrzk+OrfP2CJ
+u0HCGmMCNwLcN9maXRADI4RaAIoaiKNTMFEwHQYDVR0OBBYEFKUKs0FmpoP2KRPa
+nCzSz0uxBmpsMB8GA1UdIwQYMBaAFKUKs0FmpoP2KRPanCzSz0uxBmpsMA8GA1Ud
+EwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSQAwRgIhALK1XOHvxmZCwC1qIHjocNDI
+omf1FomNQb+Q+g5Ii5XfAiEAjA8/nVi+EynqzmtZ4qBKy4ZYCacil4yJUb8GoK/J
+P9w=
+-----END CERTIFICATE-----
+`;
+
+describe('nodePrepSteps with an image mirror', () => {
+  function writeCa(text = MIRROR_CA_PEM): string {
+    const path = join(tempDir(), 'mirror-ca.pem');
+    writeFileSync(path, text);
+    return path;
+  }
+  const files = (options: Partial<NodePrepOptions>) => step(options, 'containerd').files;
+
+  it('plain HTTP: containerd reads registry settings from certs.d, and the registry\'s hosts.toml says http', () => {
+    const f = files({ imageMirror: { repository: '10.77.0.1:5000/k8s', plainHttp: true } });
+    expect(f.map((x) => [x.path, x.mode])).toEqual([
+      ['/etc/containerd/config.toml', '0644'],
+      ['/etc/crictl.yaml', '0644'],
+      ['/etc/containerd/certs.d/10.77.0.1:5000/hosts.toml', '0644'],
+    ]);
+    const config = f[0]!.content!;
+    expect(config).toContain('[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "/etc/containerd/certs.d"\n');
+    expect(config).toContain('sandbox_image = "10.77.0.1:5000/k8s/pause:3.10"');
+    expect(f[2]!.content).toBe(
+      '# Registry 10.77.0.1:5000 for containerd, written by hakube\n'
+      + 'server = "http://10.77.0.1:5000"\n'
+      + '\n'
+      + '[host."http://10.77.0.1:5000"]\n'
+      + '  capabilities = ["pull", "resolve"]\n',
+    );
+  });
+
+  it('HTTPS with a CA: the CA file is placed (0644) at the path hosts.toml names', () => {
+    const f = files({ imageMirror: { repository: 'registry.example.com/k8s', caCertificate: writeCa() } });
+    const toml = f.find((x) => x.path === '/etc/containerd/certs.d/registry.example.com/hosts.toml')!.content!;
+    expect(toml).toBe(
+      '# Registry registry.example.com for containerd, written by hakube\n'
+      + 'server = "https://registry.example.com"\n'
+      + 'ca = "/etc/containerd/certs.d/registry.example.com/ca.crt"\n'
+      + '\n'
+      + '[host."https://registry.example.com"]\n'
+      + '  capabilities = ["pull", "resolve"]\n'
+      + '  ca = "/etc/containerd/certs.d/registry.example.com/ca.crt"\n',
+    );
+    const named = [...toml.matchAll(/ca = "([^"]+)"/g)].map((m) => m[1]);
+    const ca = f.find((x) => x.path === named[0])!;
+    expect(ca).toMatchObject({ mode: '0644', content: MIRROR_CA_PEM });
+    expect(new Set(named).size).toBe(1);
+    // HTTPS with the system CAs: no CA file
+    const system = files({ imageMirror: { repository: 'registry.example.com/k8s' } });
+    expect(system.map((x) => x.path)).toEqual(['/etc/containerd/config.toml', '/etc/crictl.yaml', '/etc/containerd/certs.d/registry.example.com/hosts.toml']);
+    expect(system[2]!.content).toContain('server = "https://registry.example.com"\n\n[host."https://registry.example.com"]');
+    expect(system[2]!.content).not.toContain('ca =');
+  });
+
+  it('takes the sandbox image from the mirror at the pause version of the release, unless sandboxImage says otherwise', () => {
+    const config = (options: Partial<NodePrepOptions>) => files(options)[0]!.content!;
+    expect(config({ kubernetesVersion: '1.34.2', imageMirror: { repository: 'mirror.internal' } })).toContain('sandbox_image = "mirror.internal/pause:3.10.1"');
+    expect(config({ imageMirror: { repository: 'mirror.internal', plainHttp: true }, sandboxImage: 'mirror.internal/other/pause:3.10' }))
+      .toContain('sandbox_image = "mirror.internal/other/pause:3.10"');
+  });
+
+  it('changes nothing without a mirror: no config_path, no certs.d file', () => {
+    const f = files({});
+    expect(f.map((x) => x.path)).toEqual(['/etc/containerd/config.toml', '/etc/crictl.yaml']);
+    expect(f[0]!.content).not.toContain('config_path');
+  });
+
+  it('renders a config the real containerd reads with config_path set', () => {
+    const dir = tempDir();
+    const path = join(dir, 'config.toml');
+    writeFileSync(path, files({ imageMirror: { repository: '10.77.0.1:5000/k8s', plainHttp: true } })[0]!.content!);
+    const dump = spawnSync('containerd', ['--config', path, 'config', 'dump'], { encoding: 'utf8' });
+    expect(dump.status).toBe(0);
+    expect(dump.stdout).toMatch(/\[plugins\."io\.containerd\.grpc\.v1\.cri"\.registry\]\s+config_path = "\/etc\/containerd\/certs\.d"/);
+    expect(dump.stdout).toContain('sandbox_image = "10.77.0.1:5000/k8s/pause:3.10"');
+  });
+
+  it.each<[string, () => Partial<NodePrepOptions>, RegExp]>([
+    ['a repository with a scheme', () => ({ imageMirror: { repository: 'http://10.77.0.1:5000/k8s' } }), /imageMirror.repository "http:\/\/10.77.0.1:5000\/k8s" is not an image repository/],
+    ['a repository without a registry host', () => ({ imageMirror: { repository: 'mirror/k8s' } }), /imageMirror.repository "mirror\/k8s" does not start with a registry host/],
+    ['plainHttp with a CA', () => ({ imageMirror: { repository: 'mirror.internal', plainHttp: true, caCertificate: writeCa() } }), /imageMirror.caCertificate ".*" is set together with plainHttp/],
+    ['a CA file that does not exist', () => ({ imageMirror: { repository: 'mirror.internal', caCertificate: '/nonexistent/ca.pem' } }), /imageMirror.caCertificate "\/nonexistent\/ca.pem" is not an existing file/],
+    ['a CA file that is not PEM', () => ({ imageMirror: { repository: 'mirror.internal', caCertificate: writeCa('not a certificate\n') } }), /imageMirror.caCertificate ".*" holds no PEM certificate/],
+    ['a CA file whose PEM is broken', () => ({ imageMirror: { repository: 'mirror.internal', caCertificate: writeCa(MIRROR_CA_PEM.replace('MIIBfjCC', 'MIIBfjXX')) } }), /imageMirror.caCertificate ".*" holds a PEM certificate that does not parse/],
+    ['a CA file with a private key', () => ({ imageMirror: { repository: 'mirror.internal', caCertificate: writeCa(`${MIRROR_CA_PEM}-----BEGIN PRIVATE KEY-----\nAA==\n-----END PRIVATE KEY-----\n`) } }), /imageMirror.caCertificate ".*" holds a private key/],
+  ])('rejects %s', (_name, options, message) => {
+    const o = options();
+    expect(() => plan(o)).toThrow(message);
+    expect(() => plan(o)).toThrow(/^node preparation k8s\/node-1: /);
   });
 });

@@ -13,7 +13,8 @@
  * kubeadm's defaults, so neither `apiServer.timeoutForControlPlane` nor `discovery.timeout` is emitted.
  *
  * Field names come from the upstream Go types (kubernetes/kubernetes
- * `cmd/kubeadm/app/apis/kubeadm/{v1beta3,v1beta4}/types.go`, kubelet `config/v1beta1/types.go`); every
+ * `cmd/kubeadm/app/apis/kubeadm/{v1beta3,v1beta4}/types.go`, kubelet `config/v1beta1/types.go`, kube-proxy
+ * `config/v1alpha1/types.go`); every
  * rendered key is checked against the list in `test/kubeadm-api-fields.ts`.
  *
  * Output is stable: mapping keys are sorted (with `apiVersion` and `kind` first in each document) and
@@ -25,7 +26,7 @@
  */
 import * as yaml from 'js-yaml';
 import { isIP } from 'node:net';
-import { TAINT_EFFECTS, checkExtraArgs, checkKubeletSettings, checkTaints, fail, isAbsolutePath, isHostname, isHttpUrl, isImageRepository, isPort } from '../validate.js';
+import { TAINT_EFFECTS, checkExtraArgs, checkKubeProxySettings, checkKubeletSettings, checkTaints, fail, isAbsolutePath, isHostname, isHttpUrl, isImageRepository, isPort } from '../validate.js';
 
 // ---------------------------------------------------------------------------
 // Versions
@@ -95,7 +96,8 @@ export interface ClusterConfigInput {
   /** kube-scheduler flags. */
   readonly schedulerExtraArgs: ExtraArgs;
   /**
-   * Registry mirror for the control-plane images (air-gapped sites), e.g. "registry.example.com:5000/k8s".
+   * Where kubeadm pulls the control plane, etcd, CoreDNS, kube-proxy and pause images from (an image mirror's
+   * repository), e.g. "registry.example.com:5000/k8s".
    * @default kubeadm's (registry.k8s.io; not emitted)
    */
   readonly imageRepository?: string;
@@ -194,8 +196,51 @@ export interface KubeletConfigInput {
   readonly systemReserved?: Readonly<Record<string, string>>;
   /** Resources reserved for Kubernetes daemons. @default not emitted */
   readonly kubeReserved?: Readonly<Record<string, string>>;
-  /** Hard eviction thresholds, e.g. `{ "memory.available": "200Mi" }`. @default not emitted (kubelet defaults) */
+  /**
+   * Hard eviction thresholds, e.g. `{ "memory.available": "200Mi" }`; `"0%"` turns a signal off (a node in a
+   * container that shares its disk with the machine: `{ "nodefs.available": "0%", "imagefs.available": "0%" }`).
+   * @default not emitted (kubelet defaults)
+   */
   readonly evictionHard?: Readonly<Record<string, string>>;
+  /**
+   * Cgroup under which the kubelet puts the pods, e.g. "/kubelet" (a node inside a container, as kind does).
+   * @default not emitted (the root cgroup)
+   */
+  readonly cgroupRoot?: string;
+  /** Refuse to start while swap is on. @default not emitted (true) */
+  readonly failSwapOn?: boolean;
+  /**
+   * Disk usage (percent) above which image garbage collection always runs; 81–100 (the low threshold stays at the
+   * kubelet's 80). 100 keeps images until the disk is full (a node whose disk is the machine's).
+   * @default not emitted (85)
+   */
+  readonly imageGCHighThresholdPercent?: number;
+  /**
+   * Account and limit pods' local ephemeral storage; false where the kubelet cannot read the root filesystem's
+   * usage (e.g. rootless or nested containers).
+   * @default not emitted (true)
+   */
+  readonly localStorageCapacityIsolation?: boolean;
+}
+
+/**
+ * kube-proxy settings, rendered as a `KubeProxyConfiguration` (kubeproxy.config.k8s.io/v1alpha1) beside the init
+ * configuration; kubeadm fills in the rest (cluster CIDR, kubeconfig) and stores it for every node's kube-proxy.
+ */
+export interface KubeProxyConfigInput {
+  /** Proxy mode; "nftables" needs Kubernetes 1.31 or later. @default not emitted (kube-proxy's: "iptables") */
+  readonly mode?: 'iptables' | 'nftables';
+  /**
+   * Connection tracking. `maxPerCore`: conntrack entries per CPU core kube-proxy sets as the node's limit; 0 leaves
+   * the limit as it is (a node in a container cannot set it).
+   * @default not emitted (kube-proxy's: 32768 per core)
+   */
+  readonly conntrack?: { readonly maxPerCore?: number };
+  /**
+   * iptables mode: `minSyncPeriod`, the least time between two rule syncs, e.g. "1s".
+   * @default not emitted (kube-proxy's: "1s")
+   */
+  readonly iptables?: { readonly minSyncPeriod?: string };
 }
 
 // ---------------------------------------------------------------------------
@@ -281,11 +326,11 @@ const CA_CERT_HASH = /^sha256:[0-9a-f]{64}$/;
 const CRI_SOCKET = /^unix:\/\/\/[A-Za-z0-9._/-]+$/;
 
 /**
- * `kubeadm init --config`: InitConfiguration, ClusterConfiguration and KubeletConfiguration as one
- * multi-document YAML. kubeadm uploads the KubeletConfiguration to the cluster, and joining nodes take it
- * from there.
+ * `kubeadm init --config`: InitConfiguration, ClusterConfiguration, KubeletConfiguration and, when `kubeProxy` sets
+ * anything, KubeProxyConfiguration, as one multi-document YAML. kubeadm uploads the component configurations to the
+ * cluster, and joining nodes take them from there.
  */
-export function renderInitConfig(cluster: ClusterConfigInput, init: InitConfigInput, kubelet: KubeletConfigInput): string {
+export function renderInitConfig(cluster: ClusterConfigInput, init: InitConfigInput, kubelet: KubeletConfigInput, kubeProxy?: KubeProxyConfigInput): string {
   const { normalized } = parseKubernetesVersion(cluster.kubernetesVersion);
   const apiVersion = kubeadmApiVersion(cluster.kubernetesVersion);
   const v4 = apiVersion === 'kubeadm.k8s.io/v1beta4';
@@ -343,7 +388,8 @@ export function renderInitConfig(cluster: ClusterConfigInput, init: InitConfigIn
     );
   }
 
-  return [initDoc, clusterDoc, kubeletDoc(kubelet)].map(dump).join('---\n');
+  const proxyDoc = kubeProxy === undefined ? undefined : kubeProxyDoc(kubeProxy, normalized);
+  return [initDoc, clusterDoc, kubeletDoc(kubelet), ...(proxyDoc ? [proxyDoc] : [])].map(dump).join('---\n');
 }
 
 /** `kubeadm join --config`: one JoinConfiguration (a control-plane node when `join.controlPlane` is set). */
@@ -394,11 +440,25 @@ function kubeletDoc(k: KubeletConfigInput): Doc {
   if (k.serverTLSBootstrap !== undefined) doc.serverTLSBootstrap = k.serverTLSBootstrap;
   if (k.protectKernelDefaults !== undefined) doc.protectKernelDefaults = k.protectKernelDefaults;
   if (k.maxPods !== undefined) doc.maxPods = k.maxPods;
+  if (k.cgroupRoot !== undefined) doc.cgroupRoot = k.cgroupRoot;
+  if (k.failSwapOn !== undefined) doc.failSwapOn = k.failSwapOn;
+  if (k.imageGCHighThresholdPercent !== undefined) doc.imageGCHighThresholdPercent = k.imageGCHighThresholdPercent;
+  if (k.localStorageCapacityIsolation !== undefined) doc.localStorageCapacityIsolation = k.localStorageCapacityIsolation;
   for (const field of ['systemReserved', 'kubeReserved', 'evictionHard'] as const) {
     const map = k[field];
     if (map !== undefined && Object.keys(map).length > 0) doc[field] = { ...map };
   }
   return doc;
+}
+
+/** The KubeProxyConfiguration document, or undefined when `p` sets nothing. */
+function kubeProxyDoc(p: KubeProxyConfigInput, kubernetesVersion: string): Doc | undefined {
+  checkKubeProxySettings(WHERE, 'kubeProxy', p, kubernetesVersion);
+  const doc: Doc = { apiVersion: 'kubeproxy.config.k8s.io/v1alpha1', kind: 'KubeProxyConfiguration' };
+  if (p.mode !== undefined) doc.mode = p.mode;
+  if (p.conntrack?.maxPerCore !== undefined) doc.conntrack = { maxPerCore: p.conntrack.maxPerCore };
+  if (p.iptables?.minSyncPeriod !== undefined) doc.iptables = { minSyncPeriod: p.iptables.minSyncPeriod };
+  return Object.keys(doc).length > 2 ? doc : undefined;
 }
 
 function nodeRegistration(n: NodeRegistrationInput, v4: boolean): NodeRegistrationOptions {

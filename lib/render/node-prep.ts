@@ -1,7 +1,8 @@
 import type { Host } from '../inventory.js';
 import type { StepFile, StepSpec } from '../plan/step.js';
 import { sh } from '../shell.js';
-import { fail, isHostname, isHttpUrl, isImageReference, isPackageName, isPort, isVersion } from '../validate.js';
+import { checkImageMirror, fail, isHostname, isHttpUrl, isImageReference, isPackageName, isPort, isVersion } from '../validate.js';
+import { type ImageMirror, mirrorRegistryHost } from './image-mirror.js';
 import { renderAptUpdate, renderPackageInstall, takePackageLock } from './packages.js';
 import { renderServiceApply } from './services.js';
 
@@ -26,6 +27,8 @@ export const NODE_PREP_PATHS = {
   /** sha256 of the config containerd was last (re)started with. */
   containerdApplied: '/etc/containerd/.hakube-applied',
   crictlConfig: '/etc/crictl.yaml',
+  /** containerd's registry host directory (`config_path`): `<dir>/<host:port>/hosts.toml`, with an image mirror only. */
+  containerdCertsDir: '/etc/containerd/certs.d',
   aptKeyring: '/etc/apt/keyrings/kubernetes-apt-keyring.gpg',
   aptSource: '/etc/apt/sources.list.d/kubernetes.list',
   yumRepo: '/etc/yum.repos.d/kubernetes.repo',
@@ -105,8 +108,19 @@ export interface NodePrepOptions {
    * @default "https://download.docker.com/linux/centos/docker-ce.repo"
    */
   readonly containerdRepoFileUrl?: string | false;
-  /** Pod sandbox ("pause") image containerd uses. @default the one kubeadm of `kubernetesVersion` expects, on registry.k8s.io */
+  /**
+   * Pod sandbox ("pause") image containerd uses.
+   * @default the one kubeadm of `kubernetesVersion` expects: registry.k8s.io/pause:<version>, or
+   * `<imageMirror.repository>/pause:<version>` with an image mirror
+   */
   readonly sandboxImage?: string;
+  /**
+   * The registry containerd pulls every image from (air-gapped sites): its hosts.toml (plain HTTP, or HTTPS with
+   * the mirror's CA placed beside it) and the sandbox image's repository. `ControlPlane` sets it from its own
+   * `imageMirror`.
+   * @default none (images come from their own registries)
+   */
+  readonly imageMirror?: ImageMirror;
   /** Fewest CPUs the preflight accepts. @default 2 */
   readonly minCpus?: number;
   /** Least memory (MemTotal, in MiB) the preflight accepts; 2 GB machines report a little less than 2048. @default 1700 */
@@ -130,6 +144,8 @@ export interface ResolvedNodePrepOptions {
   /** Only for rhel; undefined when no repository file is fetched. */
   readonly containerdRepoFileUrl?: string;
   readonly sandboxImage: string;
+  /** The image mirror's registry as containerd needs it; undefined without a mirror. */
+  readonly registry?: ContainerdRegistry;
   readonly minCpus: number;
   readonly minMemoryMb: number;
   /** Sorted, without duplicates; undefined to use the role's default. */
@@ -181,7 +197,10 @@ export function resolveNodePrepOptions(where: string, options: NodePrepOptions):
   } else if (osFamily === 'debian' && options.containerdRepoFileUrl !== undefined && options.containerdRepoFileUrl !== false) {
     fail(where, 'containerdRepoFileUrl', options.containerdRepoFileUrl, 'applies to the rhel family only (Debian installs containerd from its own archive)');
   }
-  const sandboxImage = options.sandboxImage ?? `registry.k8s.io/pause:${pauseVersionFor(version)}`;
+  const caPem = checkImageMirror(where, 'imageMirror', options.imageMirror);
+  const mirror = options.imageMirror;
+  const registry = mirror && { host: mirrorRegistryHost(mirror.repository), plainHttp: mirror.plainHttp ?? false, caPem };
+  const sandboxImage = options.sandboxImage ?? `${mirror?.repository ?? 'registry.k8s.io'}/pause:${pauseVersionFor(version)}`;
   if (!isImageReference(sandboxImage)) fail(where, 'sandboxImage', sandboxImage, 'is not a container image reference like "registry.k8s.io/pause:3.10"');
   const minCpus = options.minCpus ?? 2;
   if (!Number.isInteger(minCpus) || minCpus < 1) fail(where, 'minCpus', minCpus, 'must be a positive integer');
@@ -206,6 +225,7 @@ export function resolveNodePrepOptions(where: string, options: NodePrepOptions):
     containerdPackage,
     containerdRepoFileUrl,
     sandboxImage,
+    registry,
     minCpus,
     minMemoryMb,
     requiredPorts,
@@ -250,8 +270,9 @@ export function nodePrepSteps(host: Host, role: NodeRole, options: NodePrepOptio
       action: 'containerd',
       title: `Install containerd on ${host.name} with the systemd cgroup driver`,
       files: [
-        { path: NODE_PREP_PATHS.containerdConfig, mode: '0644', content: renderContainerdConfig(o.sandboxImage) },
+        { path: NODE_PREP_PATHS.containerdConfig, mode: '0644', content: renderContainerdConfig(o.sandboxImage, o.registry !== undefined) },
         { path: NODE_PREP_PATHS.crictlConfig, mode: '0644', content: renderCrictlConfig() },
+        ...(o.registry ? containerdRegistryFiles(o.registry) : []),
       ],
       script: renderContainerdScript({
         osFamily: o.osFamily,
@@ -313,20 +334,38 @@ Acquire::https::Proxy "${proxy}";
 `;
 }
 
+/** A registry containerd pulls from through a hosts.toml (an image mirror). */
+export interface ContainerdRegistry {
+  /** Registry host with optional port, e.g. "10.77.0.1:5000": the name of its directory under certs.d. */
+  readonly host: string;
+  /** Plain HTTP instead of HTTPS. */
+  readonly plainHttp: boolean;
+  /** PEM CA certificate(s) for HTTPS, placed beside hosts.toml; undefined: the host's system CAs. */
+  readonly caPem?: string;
+}
+
 /**
  * A minimal containerd configuration (format version 2, read by containerd 1.6, 1.7 and 2.x) on top of
  * containerd's built-in defaults: runc through the v2 shim with the systemd cgroup driver (what kubelet uses with
  * kubeadm), the sandbox image kubeadm expects, and CNI plugins where the kubernetes-cni package and CNI installers
  * put them. Unlike a `containerd config default` dump it states only what hakube decides, and it replaces the
  * package's own file (Debian's points CNI at /usr/lib/cni; docker's `containerd.io` disables the CRI plugin).
+ * `registryHosts`: the CRI plugin reads registry settings from hosts.toml files under /etc/containerd/certs.d
+ * (`config_path`; read at every pull, so changing them needs no restart).
  */
-export function renderContainerdConfig(sandboxImage: string): string {
+export function renderContainerdConfig(sandboxImage: string, registryHosts = false): string {
+  const registry = registryHosts
+    ? `
+[plugins."io.containerd.grpc.v1.cri".registry]
+  config_path = "${NODE_PREP_PATHS.containerdCertsDir}"
+`
+    : '';
   return `# containerd configuration for Kubernetes, written by hakube
 version = 2
 
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "${sandboxImage}"
-
+${registry}
 [plugins."io.containerd.grpc.v1.cri".cni]
   bin_dir = "/opt/cni/bin"
   conf_dir = "/etc/cni/net.d"
@@ -340,6 +379,38 @@ version = 2
 [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
   SystemdCgroup = true
 `;
+}
+
+/** Where a registry's files go: `/etc/containerd/certs.d/<host:port>/hosts.toml` and `ca.crt` beside it. */
+export function containerdRegistryPaths(host: string): { readonly hostsToml: string; readonly ca: string } {
+  const dir = `${NODE_PREP_PATHS.containerdCertsDir}/${host}`;
+  return { hostsToml: `${dir}/hosts.toml`, ca: `${dir}/ca.crt` };
+}
+
+/** The registry's hosts.toml and, for HTTPS with a CA of its own, the CA file (0644: certificates are public). */
+export function containerdRegistryFiles(registry: ContainerdRegistry): StepFile[] {
+  const paths = containerdRegistryPaths(registry.host);
+  return [
+    { path: paths.hostsToml, mode: '0644', content: renderContainerdHostsToml(registry) },
+    ...(registry.caPem !== undefined ? [{ path: paths.ca, mode: '0644', content: registry.caPem }] : []),
+  ];
+}
+
+/**
+ * containerd's hosts.toml for one registry (containerd 1.5 and later; `remotes/docker/config/hosts.go`): the scheme
+ * of `server` decides plain HTTP or HTTPS, `ca` names the CA file. containerd 1.6 ignores a hosts.toml without a
+ * `[host."…"]` table (it falls back to certificate files, i.e. HTTPS), so the registry is also listed as a host, with
+ * the same settings; pulls only (no push).
+ */
+export function renderContainerdHostsToml(registry: ContainerdRegistry): string {
+  const url = `${registry.plainHttp ? 'http' : 'https'}://${registry.host}`;
+  const ca = registry.caPem !== undefined ? `ca = "${containerdRegistryPaths(registry.host).ca}"\n` : '';
+  return `# Registry ${registry.host} for containerd, written by hakube
+server = "${url}"
+${ca}
+[host."${url}"]
+  capabilities = ["pull", "resolve"]
+${ca ? `  ${ca}` : ''}`;
 }
 
 /** /etc/crictl.yaml: crictl (from cri-tools, which kubeadm pulls in) talks to containerd. */
