@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -84,6 +84,40 @@ function procAlive(pid: number): boolean {
   }
 }
 
+/**
+ * True when `pid` itself holds a listening TCP socket on `port` (its socket inodes against the LISTEN entries of
+ * /proc/<pid>/net/tcp{,6}): an answer on the port may come from another process that had it first.
+ */
+export function listensOn(pid: number, port: number): boolean {
+  const inodes = new Set<string>();
+  for (const table of ['tcp', 'tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(`/proc/${pid}/net/${table}`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields.length < 10 || fields[3] !== '0A') continue; // 0A: LISTEN
+      if (parseInt(fields[1].split(':')[1], 16) === port) inodes.add(fields[9]);
+    }
+  }
+  if (inodes.size === 0) return false;
+  try {
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        const match = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        return match !== null && inodes.has(match[1]);
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
+}
+
 const sleep = (ms: number) => new Promise((resolvePromise) => setTimeout(resolvePromise, ms));
 
 function registryConfigPath(runDir: string): string {
@@ -105,10 +139,11 @@ export async function startRegistry(options: { listen: Listen; storageDir: strin
   const config = registryConfigPath(runDir);
   writeFileSync(config, renderRegistryConfig(options.listen, storageDir));
   const log = join(runDir, 'registry.log');
+  await assertPortFree(options.listen, 'docker-registry');
   const pid = spawnDetached('docker-registry', ['serve', config], log);
   const server = { pid, listen: options.listen, runDir };
   try {
-    await waitForHttp(`http://${hostPort(options.listen)}/v2/`, pid, 'docker-registry', log);
+    await waitForHttp(`http://${hostPort(options.listen)}/v2/`, pid, options.listen.port, 'docker-registry', log);
   } catch (e) {
     await stopRegistry(server);
     throw e;
@@ -167,10 +202,11 @@ export async function startStaticServer(options: { root: string; listen: Listen;
   const script = staticScriptPath(runDir);
   writeFileSync(script, STATIC_SERVER_SCRIPT);
   const log = join(runDir, 'static-server.log');
+  await assertPortFree(options.listen, 'the static server');
   const pid = spawnDetached(process.execPath, [script, resolve(options.root), options.listen.address, String(options.listen.port)], log);
   const server = { pid, listen: options.listen, runDir };
   try {
-    await waitForHttp(`http://${hostPort(options.listen)}/`, pid, 'the static server', log);
+    await waitForHttp(`http://${hostPort(options.listen)}/`, pid, options.listen.port, 'the static server', log);
   } catch (e) {
     await stopStaticServer(server);
     throw e;
@@ -207,12 +243,27 @@ async function terminate(pid: number): Promise<void> {
   for (let i = 0; i < 50 && procAlive(pid); i++) await sleep(100);
 }
 
-/** Wait until `url` answers any HTTP status (a 2xx for /v2/), failing early when `pid` exits. */
-async function waitForHttp(url: string, pid: number, what: string, log: string): Promise<void> {
+/** Refuse to start a server on a port something already answers on. */
+async function assertPortFree(listen: Listen, what: string): Promise<void> {
+  const answered = await httpStatus(`http://${hostPort(listen)}/`).then(
+    () => true,
+    (e: Error) => !/ECONNREFUSED/.test(e.message),
+  );
+  if (answered) throw new AirgapError(`${what}: ${hostPort(listen)} is taken by another process`);
+}
+
+/**
+ * Wait until `pid` listens on `port` and `url` answers with a status below 500, failing early when `pid` exits.
+ */
+async function waitForHttp(url: string, pid: number, port: number, what: string, log: string): Promise<void> {
   const deadline = Date.now() + 20_000;
   let last = '';
   while (Date.now() < deadline) {
     if (!procAlive(pid)) throw new AirgapError(`${what} exited at start (port taken?): ${tail(log)}`);
+    if (!listensOn(pid, port)) {
+      await sleep(100);
+      continue;
+    }
     const status = await httpStatus(url).catch((e: Error) => ((last = e.message), 0));
     if (status >= 200 && status < 500) return;
     await sleep(100);
