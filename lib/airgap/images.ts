@@ -270,6 +270,13 @@ function pinDebian(content: DebianContent): DebianPackage[] {
   return pins;
 }
 
+/** The version of Debian package `name` a layer unpacking it (alone, with its dependencies) gets. */
+export function debianVersion(name: string): string {
+  const pin = pinDebian({ roots: [name] }).find((pkg) => pkg.name === name);
+  if (!pin) throw new AirgapError(`Debian package ${name} is not among its own dependency closure`);
+  return pin.version;
+}
+
 /** The cache key of a layer: its spec, the sha256 of every file it copies, the Debian packages it unpacks. */
 async function layerKey(spec: LayerSpec): Promise<{ hash: string; pins: DebianPackage[] }> {
   const pins = spec.debian ? pinDebian(spec.debian) : [];

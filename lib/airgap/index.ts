@@ -2,9 +2,8 @@ import { join } from 'node:path';
 import { aptRepoDir, buildAptRepo } from './apt-repo.js';
 import type { SiteArtifacts } from './artifacts.js';
 import { buildKubernetesDebs, type DebVersions } from './debs.js';
-import { candidates } from './debian.js';
 import { AirgapError } from './exec.js';
-import { artifactLookup, buildImage, kubeadmImages, siteImageSpecs } from './images.js';
+import { artifactLookup, buildImage, debianVersion, kubeadmImages, siteImageSpecs } from './images.js';
 import { type Listen, type Server, hostPort, pushImage, startRegistry, startStaticServer, stopRegistry, stopStaticServer } from './registry.js';
 
 /**
@@ -101,7 +100,7 @@ export async function buildSite(options: BuildSiteOptions): Promise<Site> {
 
   const lookup = artifactLookup(artifacts);
   const list = kubeadmImages(lookup('kubernetes', 'kubeadm'), kubernetesVersion);
-  const busybox = upstreamVersion(candidates(['busybox-static'])[0].version);
+  const busybox = upstreamVersion(debianVersion('busybox-static'));
   const specs = siteImageSpecs(list, lookup, { flannelTag: versions.flannel, testHttpdTag: `busybox-${busybox}` });
   const images: SiteImage[] = [];
   for (const spec of specs) {
