@@ -83,7 +83,7 @@ describe("the site's image specs", () => {
   });
 
   it("makes every image kubeadm names, with kubeadm's tags, plus flannel and the HTTP test server", () => {
-    expect(specs.map((s) => `${s.name}:${s.tag}`)).toEqual([...KUBEADM_LIST, 'flannel:v0.28.4', 'hakube-test-httpd:busybox-1.35.0']);
+    expect(specs.map((s) => `${s.name}:${s.tag}`)).toEqual([...KUBEADM_LIST, 'flannel/flannel:v0.28.4', 'hakube-test-httpd:busybox-1.35.0']);
     expect(() => siteImageSpecs([{ name: 'kube-dns', tag: '1' }], () => '/x', { flannelTag: 'v1', testHttpdTag: 't' })).toThrow(/kube-dns:1/);
   });
 
@@ -119,11 +119,11 @@ describe("the site's image specs", () => {
   it('kube-proxy and flannel carry the Debian netfilter tools; flannel also busybox; the test server runs busybox httpd as nobody', () => {
     const roots = (s: ImageSpec) => s.layers.flatMap((layer) => layer.debian?.roots ?? []);
     expect(roots(spec('kube-proxy'))).toEqual(expect.arrayContaining(['iptables', 'nftables', 'conntrack']));
-    expect(roots(spec('flannel'))).toEqual(expect.arrayContaining(['iptables', 'nftables', 'conntrack', 'busybox-static']));
+    expect(roots(spec('flannel/flannel'))).toEqual(expect.arrayContaining(['iptables', 'nftables', 'conntrack', 'busybox-static']));
     expect(roots(spec('kube-apiserver'))).toEqual([]);
-    expect(spec('flannel').runtime.entrypoint).toEqual(['/opt/bin/flanneld']);
-    expect(pathDirs(spec('flannel'))).toContain('/opt/bin');
-    expect(pathDirs(spec('flannel'))).toContain('/usr/sbin');
+    expect(spec('flannel/flannel').runtime.entrypoint).toEqual(['/opt/bin/flanneld']);
+    expect(pathDirs(spec('flannel/flannel'))).toContain('/opt/bin');
+    expect(pathDirs(spec('flannel/flannel'))).toContain('/usr/sbin');
     const httpd = spec('hakube-test-httpd');
     expect(roots(httpd)).toEqual(['busybox-static']);
     expect(httpd.runtime.entrypoint.slice(0, 2)).toEqual(['/bin/busybox', 'httpd']);

@@ -8,7 +8,7 @@ import { fakeArtifacts, freePort, sh } from './airgap-fixtures.js';
 import { tempDir } from './fixtures.js';
 
 /** Every image name the site must have (kubeadm 1.34.12's list, flannel, the test server). */
-const IMAGE_NAMES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'coredns', 'pause', 'etcd', 'flannel', 'hakube-test-httpd'];
+const IMAGE_NAMES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'coredns', 'pause', 'etcd', 'flannel/flannel', 'hakube-test-httpd'];
 
 describe('Debian versions', () => {
   it('keeps the upstream part only', () => {
@@ -96,6 +96,6 @@ describe.skipIf(typeof artifacts === 'string')('the lab site from the real binar
     expect(runIn('etcd', ['/usr/local/bin/etcd', '--version'])).toMatch(/etcd Version: 3\.6\.5/);
     expect(runIn('etcd', ['/usr/local/bin/etcdctl', 'version'])).toMatch(/etcdctl version: 3\.6\.5/);
     expect(runIn('coredns', ['/coredns', '-version'])).toContain('1.12.1');
-    expect(runIn('flannel', ['/opt/bin/flanneld', '--version'])).toContain('0.28.4');
+    expect(runIn('flannel/flannel', ['/opt/bin/flanneld', '--version'])).toContain('0.28.4');
   }, 900_000);
 });

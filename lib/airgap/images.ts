@@ -59,6 +59,8 @@ export const PAUSE_USER = '65535:65535';
 /** The HTTP test server's port and user (nobody). */
 export const TEST_HTTPD_PORT = 8080;
 export const TEST_HTTPD_USER = '65534:65534';
+/** The flannel image's name below the site's repository: the public image's path (docker.io/flannel/flannel). */
+export const FLANNEL_IMAGE_NAME = 'flannel/flannel';
 export const TEST_HTTPD_NAME = 'hakube-test-httpd';
 
 /** Docs and translations nobody reads inside an image. */
@@ -207,7 +209,8 @@ export function siteImageSpecs(kubeadmList: readonly KubeadmImage[], bin: Binary
     }
   });
   specs.push({
-    name: 'flannel',
+    // the public image's path (docker.io/flannel/flannel), so a manifest rewritten to the mirror names it
+    name: FLANNEL_IMAGE_NAME,
     tag: options.flannelTag,
     layers: [baseLayer(), netfilterLayer(), busyboxLayer(), binariesLayer(`flanneld ${options.flannelTag}`, [{ path: '/opt/bin/flanneld', source: bin('flannel', 'flanneld') }])],
     runtime: { entrypoint: ['/opt/bin/flanneld'], env: [`PATH=/opt/bin:${IMAGE_PATH}`] },
@@ -456,7 +459,7 @@ const IMAGE_RECIPE = 'image-1';
 export async function buildImage(spec: ImageSpec, cacheDir: string): Promise<BuiltImage> {
   const keys = await Promise.all(spec.layers.map(async (layer) => (await layerKey(layer)).hash));
   const hash = sha256(JSON.stringify({ recipe: IMAGE_RECIPE, keys, runtime: spec.runtime, tag: spec.tag })).slice(0, 16);
-  const layoutDir = join(cacheDir, 'images', `${spec.name}-${spec.tag}-${hash}`);
+  const layoutDir = join(cacheDir, 'images', `${spec.name.replaceAll('/', '_')}-${spec.tag}-${hash}`);
   let built = false;
   if (!isCached(layoutDir)) {
     const layers: CachedLayer[] = [];
