@@ -29,6 +29,15 @@ describe('Go builds from wrapper modules', () => {
     expect(recipeHash(recipe, 'go1.26.8 linux/amd64')).not.toBe(base);
   });
 
+  it('hashes the C toolchain only for a recipe with a cgo command', () => {
+    const recipe = tinyRecipe();
+    const go = 'go1.26.8 linux/amd64';
+    expect(recipeHash(recipe, go, 'gcc 12')).toBe(recipeHash(recipe, go, 'gcc 13'));
+    const cgo = { ...recipe, commands: [{ ...recipe.commands[0], cgo: true }] };
+    expect(recipeHash(cgo, go, 'gcc 12')).not.toBe(recipeHash(recipe, go, 'gcc 12'));
+    expect(recipeHash(cgo, go, 'gcc 12')).not.toBe(recipeHash(cgo, go, 'gcc 13'));
+  });
+
   it('builds static binaries with the flags into the machine-wide cache once, then reuses them', async () => {
     const recipe = tinyRecipe();
     const dir = artifactDir(recipe);

@@ -28,6 +28,12 @@ export interface GoCommand {
   readonly ldflags?: string;
   /** Build tags, comma-separated. @default none */
   readonly tags?: string;
+  /**
+   * Build with cgo (gcc and libc6-dev needed), for a command that does not build without it; the ldflags should then
+   * link it statically (`-linkmode external -extldflags "-static"`). The C toolchain becomes part of the recipe hash.
+   * @default false
+   */
+  readonly cgo?: boolean;
 }
 
 /** How to build a set of Go commands from a wrapper module committed in the project (`go.mod` + `go.sum`). */
@@ -49,10 +55,11 @@ export type GoArtifact = Artifact;
  * The recipe hash: everything that goes into the binaries — the wrapper's go.mod and go.sum, the commands with
  * their flags, the Go version and target. A change to any of them is a new cache entry.
  */
-export function recipeHash(recipe: GoRecipe, goVersion: string = readGoVersion()): string {
+export function recipeHash(recipe: GoRecipe, goVersion: string = readGoVersion(), cToolchain?: string): string {
   const hash = createHash('sha256');
   for (const file of ['go.mod', 'go.sum']) hash.update(`${file}\0${readFileSync(join(recipe.moduleDir, file))}\0`);
-  hash.update(JSON.stringify({ commands: recipe.commands, goVersion, env: BUILD_ENV }));
+  const cc = recipe.commands.some((c) => c.cgo) ? { cToolchain: cToolchain ?? readCToolchain() ?? 'none' } : {};
+  hash.update(JSON.stringify({ commands: recipe.commands, goVersion, env: BUILD_ENV, ...cc }));
   return hash.digest('hex').slice(0, 16);
 }
 
@@ -90,23 +97,33 @@ export async function buildGoRecipe(recipe: GoRecipe): Promise<GoArtifact> {
 async function buildCommand(recipe: GoRecipe, command: GoCommand, output: string): Promise<void> {
   const progress = new Progress(`go build ${command.name} (${recipe.name})`, 'build');
   let compiled = 0;
+  const messages: string[] = []; // what go says besides the package names `-v` prints
   const tags = command.tags ? ['-tags', command.tags] : [];
   const result = await runAsync(GO_BINARY, ['build', '-v', ...tags, '-ldflags', command.ldflags ?? '-s -w', '-o', output, command.pkg], {
     cwd: recipe.moduleDir,
-    env: BUILD_ENV,
+    env: command.cgo ? { ...BUILD_ENV, CGO_ENABLED: '1' } : BUILD_ENV,
     onLine: (line) => {
       if (/^[\w.-]+(\/[\w.~-]+)*$/.test(line.trim())) progress.update(`${++compiled} packages`);
+      else if (line.trim()) messages.push(line);
     },
   });
   if (!result.ok) {
     progress.fail();
-    throw new LabError(`go build of ${command.pkg} in ${recipe.moduleDir} failed (exit ${result.code}):\n${result.stderr.trim().split('\n').slice(-30).join('\n')}`);
+    throw new LabError(`go build of ${command.pkg} in ${recipe.moduleDir} failed (exit ${result.code}):\n${messages.slice(-30).join('\n')}`);
   }
   progress.done(`${compiled} packages compiled`);
 }
 
 function binaries(recipe: GoRecipe, dir: string): Record<string, string> {
   return Object.fromEntries(recipe.commands.map((c) => [c.name, join(dir, 'bin', c.name)]));
+}
+
+/** The C toolchain that builds and links into static binaries: `gcc --version` and `ldd --version` first lines. */
+export function readCToolchain(): string | undefined {
+  const gcc = tryRun('gcc', ['--version']);
+  const ldd = tryRun('ldd', ['--version']);
+  if (!gcc.ok || !ldd.ok) return undefined;
+  return `${gcc.stdout.split('\n')[0]}; ${ldd.stdout.split('\n')[0]}`;
 }
 
 /** `go1.26.8 linux/amd64`, the part of `go version` that decides the binaries. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { LabError, runAsync, tryRun } from '../lab/exec.js';
 import { Progress } from '../lab/progress.js';
 import { type Artifact, BUILD_CACHE_DIR, buildIntoCache, isComplete } from './cache.js';
-import { GO_BINARY, wrapperModuleDir } from './go-module.js';
+import { GO_BINARY, readCToolchain, wrapperModuleDir } from './go-module.js';
 import { KUBERNETES_VERSION } from './kubernetes.js';
 
 /** The pause image version kubeadm 1.34 expects (`PauseVersion`), built from k8s.io/kubernetes' build/pause. */
@@ -43,19 +43,12 @@ export function pauseRecipe(offline = false): PauseRecipe | undefined {
   }
   const dir = (JSON.parse(download.stdout) as { Dir?: string }).Dir;
   if (!dir) throw new LabError(`go mod download gave no directory for k8s.io/kubernetes v${KUBERNETES_VERSION}: ${download.stdout.trim()}`);
-  const toolchain = readToolchain();
+  const toolchain = readCToolchain();
   if (!toolchain) {
     if (offline) return undefined;
     throw new LabError('gcc and libc6-dev are needed to build pause (apt-get install gcc libc6-dev)');
   }
   return { source: join(dir, 'build/pause/linux/pause.c'), cflags: PAUSE_CFLAGS, toolchain };
-}
-
-function readToolchain(): string | undefined {
-  const gcc = tryRun('gcc', ['--version']);
-  const ldd = tryRun('ldd', ['--version']);
-  if (!gcc.ok || !ldd.ok) return undefined;
-  return `${gcc.stdout.split('\n')[0]}; ${ldd.stdout.split('\n')[0]}`;
 }
 
 /** The recipe hash: the source file's sha256, the flags and the toolchain. */
