@@ -95,6 +95,7 @@ export async function buildGoRecipe(recipe: GoRecipe): Promise<GoArtifact> {
 }
 
 async function buildCommand(recipe: GoRecipe, command: GoCommand, output: string): Promise<void> {
+  if (command.cgo && !readCToolchain()) throw new LabError(`gcc and libc6-dev are needed to build ${command.name} (apt-get install gcc libc6-dev)`);
   const progress = new Progress(`go build ${command.name} (${recipe.name})`, 'build');
   let compiled = 0;
   const messages: string[] = []; // what go says besides the package names `-v` prints
