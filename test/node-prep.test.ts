@@ -103,7 +103,7 @@ describe('nodePrepSteps', () => {
   it('renders a containerd config the real containerd parses, with runc as the systemd-cgroup v2 runtime', () => {
     const dir = tempDir();
     const path = join(dir, 'config.toml');
-    writeFileSync(path, renderContainerdConfig('registry.k8s.io/pause:3.10'));
+    writeFileSync(path, renderContainerdConfig({ sandboxImage: 'registry.k8s.io/pause:3.10' }));
     const dump = spawnSync('containerd', ['--config', path, 'config', 'dump'], { encoding: 'utf8' });
     expect(dump.error, 'containerd must be installed (Debian package "containerd")').toBeUndefined();
     expect(dump.stderr).toBe('');
@@ -117,6 +117,18 @@ describe('nodePrepSteps', () => {
     // a broken file is rejected, so the check above means something
     writeFileSync(path, 'version = 2\n[plugins\n');
     expect(spawnSync('containerd', ['--config', path, 'config', 'dump'], { encoding: 'utf8' }).status).not.toBe(0);
+  });
+
+  it('caps OOM score adjustments at containerd own when asked (nodes without CAP_SYS_RESOURCE), read by the real containerd', () => {
+    const dump = (options: Partial<NodePrepOptions>) => {
+      const path = join(tempDir(), 'config.toml');
+      writeFileSync(path, file(options, 'containerd', NODE_PREP_PATHS.containerdConfig)!);
+      const r = spawnSync('containerd', ['--config', path, 'config', 'dump'], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    expect(dump({ restrictOomScoreAdj: true })).toMatch(/^\s*restrict_oom_score_adj = true$/m);
+    expect(dump({})).toMatch(/^\s*restrict_oom_score_adj = false$/m);
   });
 
   it('installs containerd keeping the placed config, restarts it only when the config changed, and checks the CRI plugin', () => {
@@ -152,6 +164,7 @@ describe('nodePrepSteps', () => {
     expect(s.script).toContain('apt-cache madison "$pkg"');
     expect(s.script).toContain('pinned+=("$pkg=$version")');
     expect(s.script).toContain('apt-mark hold kubelet kubeadm kubectl');
+    expect(s.script).toMatch(/if ! command -v crictl >\/dev\/null 2>&1; then\n {2}apt_get install cri-tools\n/);
     expect(s.script).toContain('systemctl enable kubelet.service');
     expect(s.script).toContain(`exec 9>${PACKAGE_LOCK}`);
     expect(s.script).toContain('apt-get -q -y -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 install curl gpg ca-certificates');

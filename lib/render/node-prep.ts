@@ -121,6 +121,13 @@ export interface NodePrepOptions {
    * @default none (images come from their own registries)
    */
   readonly imageMirror?: ImageMirror;
+  /**
+   * Never give a container a lower OOM score adjustment than containerd's own (containerd's
+   * `restrict_oom_score_adj`): for nodes that may not lower OOM scores — nodes inside containers without
+   * CAP_SYS_RESOURCE, where runc otherwise fails every pod sandbox with "can't get final child's PID from pipe".
+   * @default false
+   */
+  readonly restrictOomScoreAdj?: boolean;
   /** Fewest CPUs the preflight accepts. @default 2 */
   readonly minCpus?: number;
   /** Least memory (MemTotal, in MiB) the preflight accepts; 2 GB machines report a little less than 2048. @default 1700 */
@@ -146,6 +153,7 @@ export interface ResolvedNodePrepOptions {
   readonly sandboxImage: string;
   /** The image mirror's registry as containerd needs it; undefined without a mirror. */
   readonly registry?: ContainerdRegistry;
+  readonly restrictOomScoreAdj: boolean;
   readonly minCpus: number;
   readonly minMemoryMb: number;
   /** Sorted, without duplicates; undefined to use the role's default. */
@@ -225,6 +233,7 @@ export function resolveNodePrepOptions(where: string, options: NodePrepOptions):
     containerdPackage,
     containerdRepoFileUrl,
     sandboxImage,
+    restrictOomScoreAdj: options.restrictOomScoreAdj ?? false,
     registry,
     minCpus,
     minMemoryMb,
@@ -270,7 +279,7 @@ export function nodePrepSteps(host: Host, role: NodeRole, options: NodePrepOptio
       action: 'containerd',
       title: `Install containerd on ${host.name} with the systemd cgroup driver`,
       files: [
-        { path: NODE_PREP_PATHS.containerdConfig, mode: '0644', content: renderContainerdConfig(o.sandboxImage, o.registry !== undefined) },
+        { path: NODE_PREP_PATHS.containerdConfig, mode: '0644', content: renderContainerdConfig({ sandboxImage: o.sandboxImage, registryHosts: o.registry !== undefined, restrictOomScoreAdj: o.restrictOomScoreAdj }) },
         { path: NODE_PREP_PATHS.crictlConfig, mode: '0644', content: renderCrictlConfig() },
         ...(o.registry ? containerdRegistryFiles(o.registry) : []),
       ],
@@ -344,6 +353,16 @@ export interface ContainerdRegistry {
   readonly caPem?: string;
 }
 
+/** What hakube decides in containerd's configuration. */
+export interface ContainerdConfig {
+  /** Pod sandbox image. */
+  readonly sandboxImage: string;
+  /** Read registry settings from hosts.toml files under /etc/containerd/certs.d. @default false */
+  readonly registryHosts?: boolean;
+  /** Cap containers' OOM score adjustment at containerd's own. @default false */
+  readonly restrictOomScoreAdj?: boolean;
+}
+
 /**
  * A minimal containerd configuration (format version 2, read by containerd 1.6, 1.7 and 2.x) on top of
  * containerd's built-in defaults: runc through the v2 shim with the systemd cgroup driver (what kubelet uses with
@@ -351,9 +370,10 @@ export interface ContainerdRegistry {
  * put them. Unlike a `containerd config default` dump it states only what hakube decides, and it replaces the
  * package's own file (Debian's points CNI at /usr/lib/cni; docker's `containerd.io` disables the CRI plugin).
  * `registryHosts`: the CRI plugin reads registry settings from hosts.toml files under /etc/containerd/certs.d
- * (`config_path`; read at every pull, so changing them needs no restart).
+ * (`config_path`; read at every pull, so changing them needs no restart). `restrictOomScoreAdj`: see
+ * `NodePrepOptions.restrictOomScoreAdj`.
  */
-export function renderContainerdConfig(sandboxImage: string, registryHosts = false): string {
+export function renderContainerdConfig({ sandboxImage, registryHosts = false, restrictOomScoreAdj = false }: ContainerdConfig): string {
   const registry = registryHosts
     ? `
 [plugins."io.containerd.grpc.v1.cri".registry]
@@ -365,7 +385,7 @@ version = 2
 
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "${sandboxImage}"
-${registry}
+${restrictOomScoreAdj ? '  restrict_oom_score_adj = true\n' : ''}${registry}
 [plugins."io.containerd.grpc.v1.cri".cni]
   bin_dir = "/opt/cni/bin"
   conf_dir = "/etc/cni/net.d"
@@ -413,7 +433,7 @@ ${ca}
 ${ca ? `  ${ca}` : ''}`;
 }
 
-/** /etc/crictl.yaml: crictl (from cri-tools, which kubeadm pulls in) talks to containerd. */
+/** /etc/crictl.yaml: crictl (from cri-tools, which the kube-packages step installs) talks to containerd. */
 export function renderCrictlConfig(): string {
   return `# crictl configuration, written by hakube
 runtime-endpoint: unix:///run/containerd/containerd.sock
@@ -704,6 +724,9 @@ echo "hakube: $(containerd --version), CRI plugin ok"
 `;
 }
 
+/** Why cri-tools is installed on its own (a comment in the script). */
+const CRICTL_NOTE = '# crictl (cri-tools): kubeadm packages no longer depend on it from 1.31 on; operators and hakube\'s checks use it';
+
 /**
  * Add the Kubernetes repository (unless the packages come from a configured one), install kubelet, kubeadm and
  * kubectl at the pinned version, hold them, enable kubelet (it restarts in a loop until kubeadm configures it).
@@ -782,6 +805,11 @@ if [ "\${#missing[@]}" -gt 0 ]; then
 else
   echo "hakube: ${names} already at $want"
 fi
+${CRICTL_NOTE}
+if ! command -v crictl >/dev/null 2>&1; then
+  apt_get install cri-tools
+  echo "hakube: installed cri-tools ($(crictl --version))"
+fi
 apt-mark hold ${names} >/dev/null
 flock -u 9
 ${enable}
@@ -816,6 +844,11 @@ if [ "\${#missing[@]}" -gt 0 ]; then
   echo "hakube: installed \${pinned[*]}"
 else
   echo "hakube: ${names} already at $want"
+fi
+${CRICTL_NOTE}
+if ! command -v crictl >/dev/null 2>&1; then
+  dnf install -y${exclude} cri-tools
+  echo "hakube: installed cri-tools ($(crictl --version))"
 fi
 # Hold the versions with the versionlock plugin (built into dnf 5).
 if ! dnf versionlock --help >/dev/null 2>&1; then

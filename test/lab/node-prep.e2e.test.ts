@@ -1,14 +1,12 @@
 /**
  * End to end on the built-in lab: node preparation (preflight, OS settings, containerd) on a control-plane and a
  * worker host, deployed by Terraform from the synthesized plan; then idempotent re-runs, a containerd setting
- * change, and the kube-packages step against a signed local stand-in of the pkgs.k8s.io repository (the lab has no
- * route to pkgs.k8s.io itself).
+ * change. (The kube-packages step runs against the lab's own Kubernetes site: kubernetes-site.e2e.test.ts.)
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { Construct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Host, type Inventory } from '../../lib/inventory.js';
-import { LAB_GATEWAY, LAB_PROXY_URL, labDown } from '../../lib/lab/index.js';
+import { LAB_PROXY_URL, labDown } from '../../lib/lab/index.js';
 import type { PlanContributor, StepSpec } from '../../lib/plan/index.js';
 import { Plan } from '../../lib/plan/index.js';
 import {
@@ -33,26 +31,23 @@ let stackDir: string;
 let startedLab = false;
 
 /**
- * The node preparation steps of the lab hosts. `untilContainerd` drops kube-packages: the lab cannot reach
- * pkgs.k8s.io (the product always plans it).
+ * The node preparation steps of the lab hosts up to containerd (this suite runs without the lab's Kubernetes site;
+ * kube-packages is tested against it in kubernetes-site.e2e.test.ts).
  */
 class LabNodePrep extends Construct implements PlanContributor {
-  constructor(scope: Construct, id: string, private readonly options: NodePrepOptions, private readonly untilContainerd: boolean) {
+  constructor(scope: Construct, id: string, private readonly options: NodePrepOptions) {
     super(scope, id);
   }
 
   async planSteps(): Promise<StepSpec[]> {
-    return HOSTS.flatMap((name) => {
-      const steps = nodePrepSteps(inventory.get(name)[0]!, ROLES[name]!, this.options, 'k8s');
-      return this.untilContainerd ? steps.filter((s) => !s.id.endsWith('/kube-packages')) : steps;
-    });
+    return HOSTS.flatMap((name) => nodePrepSteps(inventory.get(name)[0]!, ROLES[name]!, this.options, 'k8s').filter((s) => !s.id.endsWith('/kube-packages')));
   }
 }
 
 const mainOptions: NodePrepOptions = { kubernetesVersion: '1.31.2', packageProxy: LAB_PROXY_URL };
 
-async function declare(options: NodePrepOptions, untilContainerd = true) {
-  ({ stackDir } = await synthStack(outdir, (stack) => new LabNodePrep(stack, 'nodes', options, untilContainerd)));
+async function declare(options: NodePrepOptions) {
+  ({ stackDir } = await synthStack(outdir, (stack) => new LabNodePrep(stack, 'nodes', options)));
 }
 
 async function on(host: string, command: string): Promise<string> {
@@ -113,7 +108,7 @@ describe('node preparation on the lab', () => {
       expect(`${await on(host, `cat ${NODE_PREP_PATHS.sysctl}`)}\n`).toBe(renderSysctlConf());
       expect(`${await on(host, `cat ${NODE_PREP_PATHS.modulesLoad}`)}\n`).toBe(renderModulesLoadConf());
       expect(`${await on(host, `cat ${NODE_PREP_PATHS.aptProxy}`)}\n`).toBe(renderAptProxyConf(LAB_PROXY_URL));
-      expect(`${await on(host, `cat ${NODE_PREP_PATHS.containerdConfig}`)}\n`).toBe(renderContainerdConfig('registry.k8s.io/pause:3.10'));
+      expect(`${await on(host, `cat ${NODE_PREP_PATHS.containerdConfig}`)}\n`).toBe(renderContainerdConfig({ sandboxImage: 'registry.k8s.io/pause:3.10' }));
       expect(await on(host, 'systemctl is-active containerd.service')).toBe('active');
       expect(await on(host, 'systemctl is-enabled containerd.service')).toBe('enabled');
       expect(await on(host, 'ctr version')).toMatch(/Server:\s+Version:\s+1\.6\./);
@@ -178,132 +173,3 @@ describe('node preparation on the lab', () => {
     expect(await on('lab-2', 'systemctl is-active containerd.service')).toBe('active');
   }, 300_000);
 });
-
-describe('kube-packages against a signed stand-in of pkgs.k8s.io on the lab machine', () => {
-  let server: ChildProcess | undefined;
-  let baseUrl: string;
-
-  beforeAll(async () => {
-    const root = tempDir('hakube-lab-k8s-repo-');
-    const build = spawnSync('bash', ['-c', BUILD_REPO, 'build-repo', root], { encoding: 'utf8' });
-    expect(build.status, build.stderr).toBe(0);
-    server = spawn(process.execPath, ['-e', STATIC_SERVER, root, LAB_GATEWAY], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const port = await new Promise<number>((resolve, reject) => {
-      server!.once('error', reject);
-      server!.stdout!.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
-    });
-    baseUrl = `http://${LAB_GATEWAY}:${port}/core:/stable:`;
-    // The lab's apt proxy only fetches from the Debian mirrors: reach the stand-in directly.
-    for (const host of HOSTS) {
-      await on(host, `echo 'Acquire::http::Proxy::${LAB_GATEWAY} "DIRECT";' > /etc/apt/apt.conf.d/95hakube-lab-k8s-repo`);
-    }
-  }, 120_000);
-
-  afterAll(() => {
-    server?.kill();
-  });
-
-  it('adds the repository with its keyring, installs the pinned 1.31.2 (not the newer 1.31.20), holds it and enables kubelet', async () => {
-    // No package proxy this time (curl would ask the lab's apt proxy for the key): the os step removes its file.
-    await declare({ kubernetesVersion: '1.31.2', kubernetesRepoBaseUrl: baseUrl }, false);
-    expect(terraform(stackDir, 'plan', '-input=false', '-out=packages.tfplan').status).toBe(0);
-    expect(planned('packages.tfplan')).toEqual([
-      'terraform_data.hosts_lab-1_reachable', 'terraform_data.hosts_lab-2_reachable', 'terraform_data.hosts_ready',
-      'terraform_data.k8s_lab-1_containerd', 'terraform_data.k8s_lab-1_kube-packages', 'terraform_data.k8s_lab-1_os',
-      'terraform_data.k8s_lab-2_containerd', 'terraform_data.k8s_lab-2_kube-packages', 'terraform_data.k8s_lab-2_os',
-    ]);
-    const apply = terraform(stackDir, 'apply', '-auto-approve', '-input=false', 'packages.tfplan');
-    figure('kube-packages (with curl and gpg installed) on 2 hosts', apply.seconds);
-    expect(apply.status).toBe(0);
-    expect(apply.output).toContain('hakube: removed the package proxy');
-    expect(apply.output).toContain(`hakube: added the Kubernetes repository ${baseUrl}/v1.31/deb/`);
-    expect(apply.output).toContain('hakube: installed kubelet=1.31.2-1.1 kubeadm=1.31.2-1.1 kubectl=1.31.2-1.1');
-    for (const host of HOSTS) {
-      expect(await on(host, 'dpkg-query -W kubelet kubeadm kubectl')).toBe('kubeadm\t1.31.2-1.1\nkubectl\t1.31.2-1.1\nkubelet\t1.31.2-1.1');
-      expect((await on(host, 'apt-mark showhold')).split('\n').sort()).toEqual(['kubeadm', 'kubectl', 'kubelet']);
-      expect(await on(host, 'systemctl is-enabled kubelet.service')).toBe('enabled');
-      expect(await on(host, `cat ${NODE_PREP_PATHS.aptSource}`))
-        .toBe(`deb [signed-by=${NODE_PREP_PATHS.aptKeyring}] ${baseUrl}/v1.31/deb/ /`);
-      expect(await on(host, `test -s ${NODE_PREP_PATHS.aptKeyring} && echo ok`)).toBe('ok');
-      expect(await on(host, `test -e ${NODE_PREP_PATHS.aptProxy} || echo gone`)).toBe('gone');
-      // the upgrade a plain `apt-get upgrade` would do is held back
-      expect(await on(host, 'apt-get -s upgrade | grep -c "^Inst kube" || true')).toBe('0');
-    }
-  }, 600_000);
-
-  it('re-runs kube-packages as a no-op on a host that has the pinned version', () => {
-    const apply = terraform(stackDir, 'apply', '-auto-approve', '-input=false', '-replace=terraform_data.k8s_lab-2_kube-packages');
-    expect(apply.status).toBe(0);
-    expect(apply.output).toContain('hakube: kubelet kubeadm kubectl already at 1.31.2');
-    expect(apply.output).not.toContain('added the Kubernetes repository');
-  }, 300_000);
-
-  it('refuses to change the version of installed packages (that is an upgrade)', async () => {
-    await declare({ kubernetesVersion: '1.31.20', kubernetesRepoBaseUrl: baseUrl }, false);
-    expect(terraform(stackDir, 'plan', '-input=false', '-out=upgrade.tfplan').status).toBe(0);
-    expect(planned('upgrade.tfplan')).toEqual(['terraform_data.hosts_lab-1_reachable', 'terraform_data.hosts_lab-2_reachable', 'terraform_data.hosts_ready', 'terraform_data.k8s_lab-1_kube-packages', 'terraform_data.k8s_lab-2_kube-packages']);
-    const apply = terraform(stackDir, 'apply', '-auto-approve', '-input=false', 'upgrade.tfplan');
-    expect(apply.status).not.toBe(0);
-    expect(apply.output).toContain('hakube: installed at another version than 1.31.20: kubelet 1.31.2-1.1 kubeadm 1.31.2-1.1 kubectl 1.31.2-1.1');
-    expect(await on('lab-1', 'dpkg-query -W -f="\\${Version}" kubelet')).toBe('1.31.2-1.1');
-  }, 300_000);
-});
-
-/**
- * Build a flat apt repository with pkgs.k8s.io's layout under $1 (`core:/stable:/v1.31/deb/`): a fresh signing
- * key (`Release.key`), stand-in kubelet/kubeadm/kubectl packages at 1.31.1, 1.31.2 and 1.31.20, and a signed
- * InRelease.
- */
-const BUILD_REPO = String.raw`set -euo pipefail
-repo="$1/core:/stable:/v1.31/deb"
-work=$(mktemp -d)
-trap 'rm -rf -- "$work"' EXIT
-export GNUPGHOME="$work/gnupg"
-mkdir -m 0700 "$GNUPGHOME"
-gpg --batch --quiet --passphrase '' --quick-gen-key 'hakube lab repository <lab@hakube.invalid>' ed25519 sign never
-mkdir -p "$repo"
-gpg --batch --armor --export > "$repo/Release.key"
-build() {
-  local name=$1 version=$2 root="$work/$1_$2" upstream
-  upstream=$(printf '%s' "$2" | sed 's/-.*//')
-  mkdir -p "$root/DEBIAN" "$root/usr/bin"
-  printf 'Package: %s\nVersion: %s\nArchitecture: all\nMaintainer: hakube lab <lab@hakube.invalid>\nDescription: lab stand-in for %s\n' "$name" "$version" "$name" > "$root/DEBIAN/control"
-  case $name in
-    kubelet)
-      printf '#!/bin/sh\n[ "$1" = --version ] && echo "Kubernetes v%s" && exit 0\necho "lab stand-in, not a kubelet" >&2\nexit 1\n' "$upstream" > "$root/usr/bin/kubelet"
-      mkdir -p "$root/lib/systemd/system"
-      printf '[Unit]\nDescription=kubelet (lab stand-in)\n[Service]\nExecStart=/usr/bin/kubelet\n[Install]\nWantedBy=multi-user.target\n' > "$root/lib/systemd/system/kubelet.service" ;;
-    kubeadm) printf '#!/bin/sh\necho v%s\n' "$upstream" > "$root/usr/bin/kubeadm" ;;
-    kubectl) printf '#!/bin/sh\necho "Client Version: v%s"\n' "$upstream" > "$root/usr/bin/kubectl" ;;
-  esac
-  chmod 0755 "$root/usr/bin/$name"
-  dpkg-deb --root-owner-group -Zgzip --build "$root" "$repo/$name"_"$version"_all.deb >/dev/null
-}
-for version in 1.31.1-1.1 1.31.2-1.1 1.31.20-1.1; do
-  for name in kubelet kubeadm kubectl; do build "$name" "$version"; done
-done
-cd "$repo"
-dpkg-scanpackages --multiversion . /dev/null 2>/dev/null > Packages
-{
-  echo "Origin: hakube lab"
-  echo "Label: hakube lab Kubernetes stand-in"
-  echo "Date: $(LC_ALL=C date -u -R)"
-  echo "SHA256:"
-  printf ' %s %s Packages\n' "$(sha256sum Packages | cut -d' ' -f1)" "$(stat -c %s Packages)"
-} > Release
-gpg --batch --yes --clearsign -o InRelease Release
-`;
-
-/** A static file server (node, CommonJS): serves argv[1] on argv[2], prints its port. */
-const STATIC_SERVER = `
-const http = require('node:http'), fs = require('node:fs'), path = require('node:path');
-const [root, address] = process.argv.slice(1);
-const server = http.createServer((req, res) => {
-  const file = path.join(root, decodeURIComponent(new URL(req.url, 'http://x').pathname));
-  if (!file.startsWith(root + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) { res.writeHead(404); res.end(); return; }
-  res.writeHead(200, { 'content-length': fs.statSync(file).size });
-  fs.createReadStream(file).pipe(res);
-});
-server.listen(0, address, () => process.stdout.write(server.address().port + '\\n'));
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
-`;
