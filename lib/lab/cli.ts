@@ -10,7 +10,10 @@ export class UsageError extends Error {
 /** Usage text of `hakube lab`. */
 export const LAB_USAGE = `usage: hakube lab <command>
 
-  up [--hosts N]              start N lab hosts (default ${LAB_DEFAULT_HOSTS}, at most ${LAB_MAX_HOSTS}) and write .hakube/lab/hosts.yaml
+  up [--hosts N] [--kubernetes]
+                              start N lab hosts (default ${LAB_DEFAULT_HOSTS}, at most ${LAB_MAX_HOSTS}) and write .hakube/lab/hosts.yaml;
+                              --kubernetes: also serve Kubernetes packages and images on the bridge
+                              (builds them from source modules first when not cached: tens of minutes)
   down                        stop the lab and remove everything it created (keeps the base cache)
   status                      show each host: running? answers ssh?
   power <host> off|on|kill    clean stop, boot again, or hard power-off of one host
@@ -22,12 +25,12 @@ export async function labCommand(args: readonly string[]): Promise<number> {
   const [command, ...rest] = args;
   switch (command) {
     case 'up': {
-      const { values } = parse(rest, { hosts: { type: 'string' } }, 0);
+      const { values } = parse(rest, { hosts: { type: 'string' }, kubernetes: { type: 'boolean' } }, 0);
       const hosts = values.hosts === undefined ? LAB_DEFAULT_HOSTS : Number(values.hosts);
       if (!Number.isInteger(hosts) || hosts < 1 || hosts > LAB_MAX_HOSTS) {
         throw new UsageError(`--hosts ${JSON.stringify(values.hosts)} is not a whole number from 1 to ${LAB_MAX_HOSTS}`);
       }
-      const result = await labUp({ hosts });
+      const result = await labUp({ hosts, kubernetes: values.kubernetes === true });
       process.stdout.write(formatStatus(result.status));
       return result.status.hosts.every((h) => h.sshReachable) ? 0 : 1;
     }

@@ -33,5 +33,16 @@ export {
   type LabPaths,
 } from './config.js';
 export { LabError } from './exec.js';
+export {
+  LAB_APT_REPO_PORT,
+  LAB_FLANNEL_IMAGE,
+  LAB_IMAGE_REPOSITORY,
+  LAB_KUBERNETES_REPO_BASE_URL,
+  LAB_KUBERNETES_VERSION,
+  LAB_POD_SUBNET,
+  LAB_REGISTRY_PORT,
+  labClusterSettings,
+  type LabClusterSettings,
+} from './site.js';
 export { labSsh, labSshArgs } from './ssh.js';
 export { readState, type LabHostState, type LabState } from './state.js';

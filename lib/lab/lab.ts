@@ -4,6 +4,7 @@ import { Inventory, type HostProps } from '../inventory.js';
 import { ensureBase } from './base.js';
 import { hostCgroupPids, labCgroupBases, removeLabCgroups } from './cgroups.js';
 import { enableContainers, writeContainerSupport } from './containers.js';
+import { announceSite, buildLabSite, serveLabSite, stopLabSite, writeSiteAccess } from './site.js';
 import {
   LAB_BRIDGE,
   LAB_DEFAULT_HOSTS,
@@ -48,6 +49,12 @@ export interface LabOptions {
 export interface LabUpOptions extends LabOptions {
   /** Number of hosts, 1–8. @default 3 */
   readonly hosts?: number;
+  /**
+   * Also serve the lab as an air-gapped Kubernetes site (apt repository and registry on the bridge; see
+   * `labClusterSettings`). Builds Kubernetes and its parts from source modules first when they are not cached (tens
+   * of minutes on 2 cores). @default false
+   */
+  readonly kubernetes?: boolean;
 }
 
 /** One host in `labStatus`. */
@@ -69,6 +76,8 @@ export interface LabStatus {
   readonly hosts: readonly LabHostStatus[];
   /** The lab's apt-cacher-ng runs. */
   readonly proxyRunning: boolean;
+  /** The Kubernetes site (apt repository, registry) when the lab serves one. */
+  readonly site?: { readonly kubernetesRepoBaseUrl: string; readonly imageRepository: string };
   /** The live inventory, when the lab is up. */
   readonly inventoryPath?: string;
 }
@@ -130,7 +139,7 @@ async function up(options: LabUpOptions): Promise<LabUpResult> {
   assertHostCount(count);
   const paths = labPaths(options.projectDir);
   const existing = readState();
-  if (existing) return alreadyUp(existing, count, paths);
+  if (existing) return alreadyUp(existing, count, paths, options.kubernetes ?? false);
   assertNoLeftovers();
   const started = Date.now();
 
@@ -138,6 +147,7 @@ async function up(options: LabUpOptions): Promise<LabUpResult> {
   const mirrors = machineMirrors();
   const operatorKey = ensureOperatorKey(paths);
   const baseSeconds = await ensureBase(mirrors);
+  const site = options.kubernetes ? await buildLabSite() : undefined;
 
   const specs = labHostSpecs(count);
   const state: LabState = {
@@ -159,10 +169,16 @@ async function up(options: LabUpOptions): Promise<LabUpResult> {
         ensureHostNetwork(spec);
         mountHostRoot(spec);
         writeContainerSupport(spec);
+        writeSiteAccess(spec);
         return writeHostIdentity(spec, specs, operatorKey);
       });
     });
 
+    if (site) {
+      state.site = await serveLabSite(site);
+      writeState(state);
+      announceSite(state.site);
+    }
     const bootStarted = Date.now();
     await bootAndWait(specs, state, paths);
     const bootSeconds = (Date.now() - bootStarted) / 1000;
@@ -187,12 +203,15 @@ async function up(options: LabUpOptions): Promise<LabUpResult> {
   }
 }
 
-async function alreadyUp(existing: LabState, count: number, paths: LabPaths): Promise<LabUpResult> {
+async function alreadyUp(existing: LabState, count: number, paths: LabPaths, kubernetes: boolean): Promise<LabUpResult> {
   if (existing.phase !== 'up') {
     throw new LabError('an earlier `hakube lab up` did not finish (or is still running): run `hakube lab down` first');
   }
   if (existing.hosts !== count) {
     throw new LabError(`the lab is up with ${existing.hosts} hosts, not ${count}: run \`hakube lab down\` first to change the number of hosts`);
+  }
+  if (kubernetes && !existing.site) {
+    throw new LabError('the lab is up without the Kubernetes site: run `hakube lab down` first, then `hakube lab up --kubernetes`');
   }
   const livePaths = labPaths(existing.projectDir);
   if (livePaths.projectDir !== paths.projectDir) say(`note: the lab was started from ${existing.projectDir}`);
@@ -304,7 +323,8 @@ async function down(options: LabOptions): Promise<LabDownResult> {
       await stopHosts(running, 'clean', cgroupBases, 30000, (alive) => progress.update(`${alive} host(s) shutting down`));
     }
     assertNoUnrecordedHosts(cgroupBases);
-    progress.update('apt proxy, mounts, network, cgroups');
+    progress.update('site, apt proxy, mounts, network, cgroups');
+    if (state?.site) await stopLabSite(state.site);
     await stopProxy(state?.proxyPid ?? recordedProxyPid());
     leftovers.push(...unmountUnder(LAB_RUN_DIR).map((m) => `mount ${m}`));
     const netns = new Set([...labNetnsNames(), ...labHostSpecs(LAB_MAX_HOSTS).map((s) => s.netns)]);
@@ -358,6 +378,7 @@ export async function labStatus(options: LabOptions = {}): Promise<LabStatus> {
     phase: state.phase,
     hosts,
     proxyRunning: state.proxyPid !== undefined && isLabProxy(state.proxyPid),
+    site: state.site && { kubernetesRepoBaseUrl: state.site.kubernetesRepoBaseUrl, imageRepository: state.site.imageRepository },
     inventoryPath: hasInventory ? paths.inventoryPath : undefined,
   };
 }
@@ -369,6 +390,7 @@ export function formatStatus(status: LabStatus): string {
   const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
   const lines = rows.map((r) => r.map((cell, col) => cell.padEnd(widths[col]!)).join('  ').trimEnd());
   lines.push('', `lab: ${status.phase}; apt proxy: ${status.proxyRunning ? 'running' : 'not running'}`);
+  if (status.site) lines.push(`site: packages ${status.site.kubernetesRepoBaseUrl}, images ${status.site.imageRepository}`);
   if (status.inventoryPath) lines.push(`inventory: ${status.inventoryPath}`);
   return `${lines.join('\n')}\n`;
 }

@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import type { ServedSite } from '../airgap/index.js';
 import { LAB_RUN_DIR, LAB_STATE_FILE } from './config.js';
 
 /** What the lab records about one host. */
@@ -22,6 +23,8 @@ export interface LabState {
   readonly projectDir: string;
   /** PID of the apt-cacher-ng the lab started. */
   proxyPid?: number;
+  /** The Kubernetes site the lab serves (`up --kubernetes`): its addresses and server processes. */
+  site?: ServedSite;
   readonly nodes: LabHostState[];
   /** `…/hakube-lab` cgroup directories (one per hierarchy) the hosts' cgroups live under. */
   readonly cgroupBases?: readonly string[];

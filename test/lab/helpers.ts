@@ -78,9 +78,9 @@ export function figure(label: string, seconds: number): void {
  * Bring the lab up for a test file. The lab is machine-wide: when one is already up (someone else's run), wait
  * until it is down rather than share or stop it.
  */
-export async function acquireLab(hosts = 3) {
+export async function acquireLab(hosts = 3, options: { kubernetes?: boolean } = {}) {
   await until('the lab to be free', 20 * 60_000, async () => ((await labStatus()).phase === 'down' ? true : undefined));
-  return labUp({ hosts, projectDir });
+  return labUp({ hosts, projectDir, ...options });
 }
 
 /** Whether a TCP connection to `address:port` opens within `timeoutMs`. */

@@ -1,0 +1,117 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { type ServedSite, type Site, buildSite, serveSite, stopSite } from '../airgap/index.js';
+import { buildLabArtifacts } from '../build/lab-artifacts.js';
+import { KUBERNETES_VERSION } from '../build/kubernetes.js';
+import type { ImageMirror } from '../render/image-mirror.js';
+import type { KubeletConfigInput, KubeProxyConfigInput } from '../render/kubeadm.js';
+import { LAB_CACHE_DIR, LAB_GATEWAY, LAB_RUN_DIR, type LabHostSpec, labPaths } from './config.js';
+import { labFlannelManifest } from './flannel.js';
+import { say, step } from './progress.js';
+
+/**
+ * The lab as an air-gapped site: Kubernetes built from source modules (lib/build), packaged as a pkgs.k8s.io-shaped
+ * apt repository and OCI images (lib/airgap), served on the lab bridge — an apt repository on :8080 and a registry
+ * on :5000. Hosts reach them directly (the apt proxy is only for Debian), and clusters use them through the same
+ * product options a site with its own mirror uses: `nodePrep.kubernetesRepoBaseUrl` and `imageMirror`.
+ */
+
+/** Port of the site's apt repository on the bridge address. */
+export const LAB_APT_REPO_PORT = 8080;
+/** Port of the site's registry on the bridge address. */
+export const LAB_REGISTRY_PORT = 5000;
+/** Kubernetes version the lab site serves. */
+export const LAB_KUBERNETES_VERSION = KUBERNETES_VERSION;
+/** `kubernetesRepoBaseUrl` of the lab site. */
+export const LAB_KUBERNETES_REPO_BASE_URL = `http://${LAB_GATEWAY}:${LAB_APT_REPO_PORT}/core:/stable:`;
+/** Image repository of the lab site (every image of a lab cluster comes from here). */
+export const LAB_IMAGE_REPOSITORY = `${LAB_GATEWAY}:${LAB_REGISTRY_PORT}/k8s`;
+/** The public name of the flannel image the lab's manifest names (rewritten to the mirror by `imageMirror`). */
+export const LAB_FLANNEL_IMAGE = 'docker.io/flannel/flannel:v0.28.4';
+/** Pod network of lab clusters (kubeadm's `podSubnet`, flannel's network). */
+export const LAB_POD_SUBNET = '10.244.0.0/16';
+
+/** The repository signing key (kept across `down`, so hosts see one key). */
+const SITE_KEY_DIR = join(LAB_CACHE_DIR, 'site-key');
+/** The registry's blobs (kept across `down`: pushing again only uploads what changed). */
+const REGISTRY_STORAGE_DIR = join(LAB_CACHE_DIR, 'registry');
+const SITE_RUN_DIR = join(LAB_RUN_DIR, 'site');
+
+/** Build (or take from the caches) the artifacts and the site's packages and images. Long when cold. */
+export async function buildLabSite(): Promise<Site> {
+  const artifacts = await buildLabArtifacts();
+  return step(`air-gapped site for Kubernetes ${LAB_KUBERNETES_VERSION} (packages, repository, images)`, (progress) =>
+    buildSite({ artifacts, kubernetesVersion: LAB_KUBERNETES_VERSION, keyDir: SITE_KEY_DIR, onProgress: (line) => progress.update(line) }),
+  );
+}
+
+/** Serve a built site on the bridge address (the bridge must exist). */
+export async function serveLabSite(site: Site): Promise<ServedSite> {
+  return step(`serving the site on ${LAB_GATEWAY} (apt :${LAB_APT_REPO_PORT}, registry :${LAB_REGISTRY_PORT})`, () =>
+    serveSite({
+      site,
+      runDir: SITE_RUN_DIR,
+      apt: { address: LAB_GATEWAY, port: LAB_APT_REPO_PORT },
+      registry: { address: LAB_GATEWAY, port: LAB_REGISTRY_PORT },
+      registryStorageDir: REGISTRY_STORAGE_DIR,
+    }),
+  );
+}
+
+/** Stop the site's servers. */
+export async function stopLabSite(served: ServedSite): Promise<void> {
+  await stopSite(served);
+}
+
+/**
+ * apt configuration of every lab host: the site's repository is on the bridge and reached directly; everything else
+ * keeps going through the apt proxy (which only fetches from the Debian mirrors).
+ */
+export function writeSiteAccess(spec: LabHostSpec): void {
+  const target = join(spec.root, 'etc/apt/apt.conf.d/02hakube-lab-site');
+  mkdirSync(dirname(target), { recursive: true });
+  writeFileSync(target, `// hakube lab: the site's own repository on the bridge is reached directly\nAcquire::http::Proxy::${LAB_GATEWAY} "DIRECT";\n`, { mode: 0o644 });
+}
+
+/** What a cluster on lab hosts sets to use the lab site and run on containerised nodes. */
+export interface LabClusterSettings {
+  readonly kubernetesVersion: string;
+  readonly imageMirror: ImageMirror;
+  /** The site's package repository; and containers may not lower OOM scores (the hosts lack CAP_SYS_RESOURCE). */
+  readonly nodePrep: { readonly kubernetesRepoBaseUrl: string; readonly restrictOomScoreAdj: boolean };
+  /** kind's settings for a node inside a container: no swap check, no image or disk-pressure eviction of the machine's disk. */
+  readonly kubelet: KubeletConfigInput;
+  /** kube-proxy leaves the machine-wide conntrack limit alone. */
+  readonly kubeProxy: KubeProxyConfigInput;
+  readonly podSubnet: string;
+  /** The lab's flannel manifest, written under `.hakube/lab/` (a file: an air-gapped cluster takes no URL). */
+  readonly cni: { readonly plugin: 'flannel'; readonly manifest: string };
+}
+
+/**
+ * Settings for `HaCluster`/`ControlPlane` on lab hosts; writes the flannel manifest to
+ * `<projectDir>/.hakube/lab/flannel.yaml`.
+ */
+export function labClusterSettings(projectDir?: string): LabClusterSettings {
+  const manifest = join(labPaths(projectDir).labDir, 'flannel.yaml');
+  mkdirSync(dirname(manifest), { recursive: true });
+  writeFileSync(manifest, labFlannelManifest({ image: LAB_FLANNEL_IMAGE, podSubnet: LAB_POD_SUBNET }));
+  return {
+    kubernetesVersion: LAB_KUBERNETES_VERSION,
+    imageMirror: { repository: LAB_IMAGE_REPOSITORY, plainHttp: true },
+    nodePrep: { kubernetesRepoBaseUrl: LAB_KUBERNETES_REPO_BASE_URL, restrictOomScoreAdj: true },
+    kubelet: {
+      failSwapOn: false,
+      imageGCHighThresholdPercent: 100,
+      evictionHard: { 'nodefs.available': '0%', 'nodefs.inodesFree': '0%', 'imagefs.available': '0%' },
+    },
+    kubeProxy: { conntrack: { maxPerCore: 0 } },
+    podSubnet: LAB_POD_SUBNET,
+    cni: { plugin: 'flannel', manifest },
+  };
+}
+
+/** Say where the site is (after `up`). */
+export function announceSite(served: ServedSite): void {
+  say(`site: packages ${served.kubernetesRepoBaseUrl}, images ${served.imageRepository} (${served.images.length} images)`);
+}
