@@ -37,7 +37,7 @@ const VERBS: Readonly<Record<string, Verb>> = {
     run: (args) => hostsCommand(args, () => (existsSync('hosts.yaml') ? 'hosts.yaml' : labInventoryPath())),
   },
   status: { summary: 'run the read-only checks of the synthesized stacks now (hosts, etcd health, VIPs)', usage: STATUS_USAGE, run: statusCommand },
-  build: { summary: 'build a pinned tool from its Go module into the machine-wide cache (opentofu, kubernetes)', usage: BUILD_USAGE, run: (args) => buildCommand(args) },
+  build: { summary: 'build pinned tools from their Go modules into the machine-wide cache (opentofu, kubernetes, etcd, coredns, cni-plugins, crictl, flannel, pause, all)', usage: BUILD_USAGE, run: (args) => buildCommand(args) },
   demo: {
     summary: 'lab up, then cdktf deploy the root app (3-member TLS etcd behind a VIP) and print its health',
     usage: 'usage: hakube demo\n\nRun from the project root as root: boots the local lab (3 hosts), runs `cdktf deploy` of main.ts, prints etcd health.',

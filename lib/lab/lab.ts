@@ -32,7 +32,7 @@ import {
   removeBridge,
   removeHostNetwork,
 } from './network.js';
-import { assertRoot, ensurePackages } from './prereqs.js';
+import { LAB_PACKAGES, LAB_SITE_PACKAGES, assertRoot, ensurePackages } from './prereqs.js';
 import { procAlive } from './proc.js';
 import { isLabProxy, recordedProxyPid, startProxy, stopProxy } from './proxy.js';
 import { knownHostsText, ensureOperatorKey, labSsh, waitForSshBanners } from './ssh.js';
@@ -143,7 +143,7 @@ async function up(options: LabUpOptions): Promise<LabUpResult> {
   assertNoLeftovers();
   const started = Date.now();
 
-  await ensurePackages();
+  await ensurePackages(options.kubernetes ? [...LAB_PACKAGES, ...LAB_SITE_PACKAGES] : LAB_PACKAGES);
   const mirrors = machineMirrors();
   const operatorKey = ensureOperatorKey(paths);
   const baseSeconds = await ensureBase(mirrors);

@@ -5,6 +5,12 @@ import { say, step } from './progress.js';
 /** Debian packages the lab needs on the machine. */
 export const LAB_PACKAGES = ['debootstrap', 'systemd-container', 'apt-cacher-ng', 'iproute2', 'openssh-client'] as const;
 
+/**
+ * What `up --kubernetes` needs besides: gcc for pause and flanneld, dpkg-dev, apt-utils and gnupg for the apt
+ * repository, binutils for library checks, skopeo and docker-registry for the images.
+ */
+export const LAB_SITE_PACKAGES = ['gcc', 'libc6-dev', 'dpkg-dev', 'apt-utils', 'gnupg', 'binutils', 'skopeo', 'docker-registry'] as const;
+
 const POLICY_RC_D = '/usr/sbin/policy-rc.d';
 
 /** Throw at once unless running as root. */
