@@ -1,28 +1,13 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { LabArtifacts } from '../build/lab-artifacts.js';
 import { AirgapError } from './exec.js';
 
 /**
- * The binaries a site is built from: each field a directory holding binaries by name. Structurally the same as
- * `LabArtifacts` of lib/build/lab-artifacts.ts (which builds them from pinned Go modules); any directories with the
- * same names will do.
+ * The binaries a site is built from: each field a directory holding binaries by name (lib/build builds them from
+ * pinned Go modules; any directories with the same names will do).
  */
-export interface SiteArtifacts {
-  /** kubeadm, kubelet, kubectl, kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy. */
-  readonly kubernetes: string;
-  /** etcd, etcdctl, etcdutl. */
-  readonly etcd: string;
-  /** coredns. */
-  readonly coredns: string;
-  /** CNI plugins (bridge, host-local, loopback, portmap, ...): every file in it goes into kubernetes-cni. */
-  readonly cniPlugins: string;
-  /** crictl. */
-  readonly crictl: string;
-  /** flanneld. */
-  readonly flannel: string;
-  /** pause (static). */
-  readonly pause: string;
-}
+export type SiteArtifacts = LabArtifacts;
 
 /** The path of binary `name` in `artifacts[set]`; an error naming both when it is not an executable file. */
 export function artifactBinary(artifacts: SiteArtifacts, set: keyof SiteArtifacts, name: string): string {
