@@ -70,3 +70,17 @@ export function engineBinary(): string {
   if (!binary) throw new Error('TERRAFORM_BINARY_NAME is not set: run the tests through vitest (test/engine-setup.ts sets it)');
   return binary;
 }
+
+/** A self-signed CA (made with openssl for these tests; a certificate is public). */
+export const MIRROR_CA_PEM = `-----BEGIN CERTIFICATE-----
+MIIBfjCCASOgAwIBAgIUVi2R9sAv5Xw0taRIrGOakuLVWekwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbWlycm9yLWNhMB4XDTI2MTIwMjAwNDA1MFoXDTI2MTIwNDAw
+NDA1MFowFDESMBAGA1UEAwwJbWlycm9yLWNhMFkwEwYHKoZIzj0CAQYIKoZIzj0D
+AQcDQgAExEDnWKeQ3XzZMDDEAK9k7QWkwmdoWon0XDxCSEHdr50IWrzk+OrfP2CJ
+u0HCGmMCNwLcN9maXRADI4RaAIoaiKNTMFEwHQYDVR0OBBYEFKUKs0FmpoP2KRPa
+nCzSz0uxBmpsMB8GA1UdIwQYMBaAFKUKs0FmpoP2KRPanCzSz0uxBmpsMA8GA1Ud
+EwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSQAwRgIhALK1XOHvxmZCwC1qIHjocNDI
+omf1FomNQb+Q+g5Ii5XfAiEAjA8/nVi+EynqzmtZ4qBKy4ZYCacil4yJUb8GoK/J
+P9w=
+-----END CERTIFICATE-----
+`;

@@ -12,7 +12,7 @@ import { LoadBalancerVip } from '../constructs/load-balancer-vip.js';
 import { TerraformProvisioner } from '../lib/backends/cdktf.js';
 import { Host } from '../lib/inventory.js';
 import { Plan } from '../lib/plan/index.js';
-import { hosts, projectRoot as root, readTree, secretMarkers, synthApp, tempDir } from './fixtures.js';
+import { MIRROR_CA_PEM, hosts, projectRoot as root, readTree, secretMarkers, synthApp, tempDir } from './fixtures.js';
 
 const masters = hosts(3, 'master', 21);
 const workers = hosts(3, 'node', 31);
@@ -213,20 +213,6 @@ describe('topology rules', () => {
     expect(kubeadmDocs(plan, 'k8s-cp/master-1/init')[0].apiVersion).toBe('kubeadm.k8s.io/v1beta3');
   });
 });
-
-/** A self-signed CA (made with openssl for these tests; a certificate is public). */
-const MIRROR_CA_PEM = `-----BEGIN CERTIFICATE-----
-MIIBfjCCASOgAwIBAgIUVi2R9sAv5Xw0taRIrGOakuLVWekwCgYIKoZIzj0EAwIw
-FDESMBAGA1UEAwwJbWlycm9yLWNhMB4XDTI2MTIwMjAwNDA1MFoXDTI2MTIwNDAw
-NDA1MFowFDESMBAGA1UEAwwJbWlycm9yLWNhMFkwEwYHKoZIzj0CAQYIKoZIzj0D
-AQcDQgAExEDnWKeQ3XzZMDDEAK9k7QWkwmdoWon0XDxCSEHdr50IWrzk+OrfP2CJ
-u0HCGmMCNwLcN9maXRADI4RaAIoaiKNTMFEwHQYDVR0OBBYEFKUKs0FmpoP2KRPa
-nCzSz0uxBmpsMB8GA1UdIwQYMBaAFKUKs0FmpoP2KRPanCzSz0uxBmpsMA8GA1Ud
-EwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSQAwRgIhALK1XOHvxmZCwC1qIHjocNDI
-omf1FomNQb+Q+g5Ii5XfAiEAjA8/nVi+EynqzmtZ4qBKy4ZYCacil4yJUb8GoK/J
-P9w=
------END CERTIFICATE-----
-`;
 
 function writeTemp(name: string, text: string): string {
   const path = join(tempDir(), name);

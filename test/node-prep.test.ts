@@ -18,7 +18,7 @@ import {
   renderModulesLoadConf,
   renderSysctlConf,
 } from '../lib/render/node-prep.js';
-import { hosts, tempDir } from './fixtures.js';
+import { MIRROR_CA_PEM, hosts, tempDir } from './fixtures.js';
 
 const base: NodePrepOptions = { kubernetesVersion: '1.31.2' };
 
@@ -324,20 +324,6 @@ describe('nodePrepSteps', () => {
     expect(p.toYaml()).toMatchSnapshot();
   });
 });
-
-/** A self-signed CA (made with openssl for these tests; a certificate is public). */
-const MIRROR_CA_PEM = `-----BEGIN CERTIFICATE-----
-MIIBfjCCASOgAwIBAgIUVi2R9sAv5Xw0taRIrGOakuLVWekwCgYIKoZIzj0EAwIw
-FDESMBAGA1UEAwwJbWlycm9yLWNhMB4XDTI2MTIwMjAwNDA1MFoXDTI2MTIwNDAw
-NDA1MFowFDESMBAGA1UEAwwJbWlycm9yLWNhMFkwEwYHKoZIzj0CAQYIKoZIzj0D
-AQcDQgAExEDnWKeQ3XzZMDDEAK9k7QWkwmdoWon0XDxCSEHdr50IWrzk+OrfP2CJ
-u0HCGmMCNwLcN9maXRADI4RaAIoaiKNTMFEwHQYDVR0OBBYEFKUKs0FmpoP2KRPa
-nCzSz0uxBmpsMB8GA1UdIwQYMBaAFKUKs0FmpoP2KRPanCzSz0uxBmpsMA8GA1Ud
-EwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSQAwRgIhALK1XOHvxmZCwC1qIHjocNDI
-omf1FomNQb+Q+g5Ii5XfAiEAjA8/nVi+EynqzmtZ4qBKy4ZYCacil4yJUb8GoK/J
-P9w=
------END CERTIFICATE-----
-`;
 
 describe('nodePrepSteps with an image mirror', () => {
   function writeCa(text = MIRROR_CA_PEM): string {
