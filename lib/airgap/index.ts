@@ -4,7 +4,7 @@ import type { SiteArtifacts } from './artifacts.js';
 import { buildKubernetesDebs, type DebVersions } from './debs.js';
 import { AirgapError } from './exec.js';
 import { artifactLookup, buildImage, debianVersion, kubeadmImages, siteImageSpecs } from './images.js';
-import { type Listen, type Server, hostPort, pushImage, startRegistry, startStaticServer, stopRegistry, stopStaticServer } from './registry.js';
+import { type Listen, type Server, hostPort, isOurRegistry, isOurStaticServer, pushImage, startRegistry, startStaticServer, stopRegistry, stopStaticServer } from './registry.js';
 
 /**
  * An air-gapped site's Kubernetes content, built from binaries on one machine: a signed apt repository laid out like
@@ -165,6 +165,14 @@ export async function serveSite(options: ServeSiteOptions): Promise<ServedSite> 
     await stopStaticServer(aptServer);
     throw e;
   }
+}
+
+/** The site's server processes that still run (described for a message); empty after `stopSite`. */
+export function runningSiteServers(served: Pick<ServedSite, 'aptServer' | 'registryServer'>): string[] {
+  return [
+    ...(isOurRegistry(served.registryServer.pid, served.registryServer.runDir) ? [`process ${served.registryServer.pid} (docker-registry)`] : []),
+    ...(isOurStaticServer(served.aptServer.pid, served.aptServer.runDir) ? [`process ${served.aptServer.pid} (apt repository server)`] : []),
+  ];
 }
 
 /** Stop a served site's processes (each only when its PID still is the process started for it). */

@@ -4,6 +4,7 @@ import { Inventory, type HostProps } from '../inventory.js';
 import { ensureBase } from './base.js';
 import { hostCgroupPids, labCgroupBases, removeLabCgroups } from './cgroups.js';
 import { enableContainers, writeContainerSupport } from './containers.js';
+import { runningSiteServers } from '../airgap/index.js';
 import { announceSite, buildLabSite, serveLabSite, stopLabSite, writeSiteAccess } from './site.js';
 import {
   LAB_BRIDGE,
@@ -342,6 +343,7 @@ async function down(options: LabOptions): Promise<LabDownResult> {
   if (linkExists(LAB_BRIDGE)) leftovers.push(`bridge ${LAB_BRIDGE}`);
   for (const node of state?.nodes ?? []) if (isHostNspawn(node.pid, node.name)) leftovers.push(`process ${node.pid} (${node.name})`);
   if (state?.proxyPid !== undefined && isLabProxy(state.proxyPid)) leftovers.push(`process ${state.proxyPid} (apt-cacher-ng)`);
+  if (state?.site) leftovers.push(...runningSiteServers(state.site));
   if (leftovers.length) say(`could not remove: ${leftovers.join(', ')}`);
   return { seconds: (Date.now() - started) / 1000, leftovers };
 }

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_HTTPD_NAME, TEST_HTTPD_PORT } from '../../lib/airgap/images.js';
 import type { Inventory } from '../../lib/inventory.js';
 import { LAB_IMAGE_REPOSITORY, LAB_KUBERNETES_REPO_BASE_URL, LAB_KUBERNETES_VERSION, labClusterSettings, labDown, readState } from '../../lib/lab/index.js';
+import { procAlive } from '../../lib/lab/proc.js';
 import type { PlanContributor, StepSpec } from '../../lib/plan/index.js';
 import { type NodePrepOptions, type NodeRole, nodePrepSteps } from '../../lib/render/node-prep.js';
 import { tempDir } from '../fixtures.js';
@@ -65,9 +66,12 @@ beforeAll(async () => {
 afterAll(async () => {
   // HAKUBE_LAB_KEEP=1 leaves the lab up for a look at a failure (`hakube lab down` afterwards)
   if (!startedLab || process.env.HAKUBE_LAB_KEEP === '1') return;
+  const site = readState()!.site!;
   const down = await labDown({ projectDir });
   figure('lab down', down.seconds);
   expect(down.leftovers).toEqual([]);
+  // the site's servers are gone too (and the ports free for the next lab)
+  for (const pid of [site.registryServer.pid, site.aptServer.pid]) expect(procAlive(pid), `pid ${pid}`).toBe(false);
 }, 300_000);
 
 describe('the lab as an air-gapped Kubernetes site', () => {
