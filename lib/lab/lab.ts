@@ -245,7 +245,7 @@ async function bootAndWait(specs: readonly LabHostSpec[], state: LabState, paths
       const node = nodes[i]!;
       mkdirSync(paths.logDir, { recursive: true });
       writeFileSync(node.log, '');
-      node.pid = bootHost(spec, node.log, cgroupBasesOf(state));
+      node.pid = bootHost(spec, node.log, hostCgroupBasesOf(state));
       writeState(state);
     });
     await waitForHosts(specs, nodes, progress);
@@ -286,7 +286,12 @@ function nodeOf(state: LabState, name: string): LabHostState {
   return node;
 }
 
-/** The cgroup bases the hosts live under: those recorded at `up` and, for cleaning, this process's own. */
+/** Where a host boots: under the cgroup bases recorded at `up` (one per hierarchy), whoever powers it on. */
+function hostCgroupBasesOf(state: LabState): readonly string[] {
+  return state.cgroupBases ?? labCgroupBases();
+}
+
+/** Where to look for and clean up the hosts' cgroups: the bases recorded at `up` and this process's own. */
 function cgroupBasesOf(state: LabState | undefined): string[] {
   return [...new Set([...(state?.cgroupBases ?? []), ...labCgroupBases()])];
 }
@@ -422,7 +427,7 @@ async function power(host: string, action: LabPowerAction, options: LabOptions):
     if (running) return say(`${host} is already running`);
     await step(`powering on ${host}`, async (progress) => {
       hostLinkUp(spec);
-      node.pid = bootHost(spec, node.log, cgroupBasesOf(state));
+      node.pid = bootHost(spec, node.log, hostCgroupBasesOf(state));
       writeState(state);
       await waitForHosts([spec], [node], progress);
       enableContainers(spec, node.pid);
