@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -32,6 +33,11 @@ function step(options: Partial<NodePrepOptions>, action: 'preflight' | 'os' | 'c
 
 function file(options: Partial<NodePrepOptions>, action: 'os' | 'containerd' | 'kube-packages', path: string): string | undefined {
   return step(options, action).files.find((f) => f.path === path)?.content;
+}
+
+/** A private key made for the test (never committed), for the check that a CA file must not hold one. */
+function generatedPrivateKeyPem(): string {
+  return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
 }
 
 describe('nodePrepSteps', () => {
@@ -405,7 +411,7 @@ describe('nodePrepSteps with an image mirror', () => {
     ['a CA file that does not exist', () => ({ imageMirror: { repository: 'mirror.internal', caCertificate: '/nonexistent/ca.pem' } }), /imageMirror.caCertificate "\/nonexistent\/ca.pem" is not an existing file/],
     ['a CA file that is not PEM', () => ({ imageMirror: { repository: 'mirror.internal', caCertificate: writeCa('not a certificate\n') } }), /imageMirror.caCertificate ".*" holds no PEM certificate/],
     ['a CA file whose PEM is broken', () => ({ imageMirror: { repository: 'mirror.internal', caCertificate: writeCa(MIRROR_CA_PEM.replace('MIIBfjCC', 'MIIBfjXX')) } }), /imageMirror.caCertificate ".*" holds a PEM certificate that does not parse/],
-    ['a CA file with a private key', () => ({ imageMirror: { repository: 'mirror.internal', caCertificate: writeCa(`${MIRROR_CA_PEM}-----BEGIN PRIVATE KEY-----\nAA==\n-----END PRIVATE KEY-----\n`) } }), /imageMirror.caCertificate ".*" holds a private key/],
+    ['a CA file with a private key', () => ({ imageMirror: { repository: 'mirror.internal', caCertificate: writeCa(`${MIRROR_CA_PEM}${generatedPrivateKeyPem()}`) } }), /imageMirror.caCertificate ".*" holds a private key/],
   ])('rejects %s', (_name, options, message) => {
     const o = options();
     expect(() => plan(o)).toThrow(message);
