@@ -1,7 +1,8 @@
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { AirgapError, fileDigest, fillCache, run, sha256 } from './exec.js';
+import { fillCache } from '../build/cache.js';
+import { AirgapError, fileDigest, run, sha256 } from './exec.js';
 
 /**
  * A signed, flat apt repository laid out like pkgs.k8s.io: `<root>/core:/stable:/v1.34/deb/` holds `Packages`,

@@ -1,7 +1,8 @@
 import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { type SiteArtifacts, artifactBinary } from './artifacts.js';
-import { AirgapError, fileDigest, fillCache, run, sha256 } from './exec.js';
+import { fillCache } from '../build/cache.js';
+import { AirgapError, fileDigest, run, sha256 } from './exec.js';
 
 /**
  * Kubernetes' Debian packages as pkgs.k8s.io ships them for 1.32 and later: kubelet, kubeadm, kubectl, cri-tools and

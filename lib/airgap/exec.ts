@@ -1,7 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createReadStream, statSync } from 'node:fs';
 
 /** An error building or serving an air-gapped site, with a message meant for the operator. */
 export class AirgapError extends Error {
@@ -87,36 +86,3 @@ export async function fileDigest(path: string): Promise<string> {
   return digest;
 }
 
-/** Written last into a cache entry: present means it is complete. */
-const COMPLETE = '.complete';
-
-/** Whether the cache entry `dir` is complete. */
-export function isCached(dir: string): boolean {
-  return existsSync(join(dir, COMPLETE));
-}
-
-/** The record `fillCache` wrote into a complete entry (what it was built from). */
-export function cacheRecord(dir: string): unknown {
-  return JSON.parse(readFileSync(join(dir, COMPLETE), 'utf8'));
-}
-
-/**
- * Fill the cache entry `dir` (unless it is complete already): `build` writes into a private directory that is
- * renamed to `dir` only when it succeeded, so a failed or interrupted build never leaves half an entry. Returns
- * whether it built.
- */
-export async function fillCache(dir: string, about: object, build: (into: string) => Promise<void> | void): Promise<boolean> {
-  if (isCached(dir)) return false;
-  const partial = `${dir}.partial-${process.pid}`;
-  rmSync(partial, { recursive: true, force: true });
-  mkdirSync(partial, { recursive: true });
-  try {
-    await build(partial);
-    writeFileSync(join(partial, COMPLETE), `${JSON.stringify(about, null, 2)}\n`);
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(partial, dir);
-  } finally {
-    rmSync(partial, { recursive: true, force: true });
-  }
-  return true;
-}

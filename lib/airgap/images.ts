@@ -7,7 +7,8 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { type SiteArtifacts, artifactBinary } from './artifacts.js';
 import { type DebianPackage, candidates, dependencyClosure, fetchPackages } from './debian.js';
-import { AIRGAP_PATH, AirgapError, fileDigest, fillCache, isCached, run, sha256 } from './exec.js';
+import { fillCache, isComplete } from '../build/cache.js';
+import { AIRGAP_PATH, AirgapError, fileDigest, run, sha256 } from './exec.js';
 import { type ImageRuntime, type LayerInfo, renderImageConfig, renderLayoutIndex, renderLayoutMarker, renderManifest } from './oci.js';
 
 /**
@@ -461,7 +462,7 @@ export async function buildImage(spec: ImageSpec, cacheDir: string): Promise<Bui
   const hash = sha256(JSON.stringify({ recipe: IMAGE_RECIPE, keys, runtime: spec.runtime, tag: spec.tag })).slice(0, 16);
   const layoutDir = join(cacheDir, 'images', `${spec.name.replaceAll('/', '_')}-${spec.tag}-${hash}`);
   let built = false;
-  if (!isCached(layoutDir)) {
+  if (!isComplete(layoutDir)) {
     const layers: CachedLayer[] = [];
     for (const layer of spec.layers) layers.push(await buildLayer(layer, cacheDir));
     built = await fillCache(layoutDir, { recipe: IMAGE_RECIPE, name: spec.name, tag: spec.tag, layers: keys }, (into) => writeLayout(into, spec, layers));

@@ -25,23 +25,33 @@ export function isComplete(dir: string): boolean {
 }
 
 /**
- * Run `build` into a private directory (it writes the binaries into the `bin` dir it is given) and rename it to
- * `dir` only when it succeeded, so an interrupted or failed build never leaves a half artifact behind. `about` is
- * recorded in the completion marker.
+ * Fill the cache entry `dir` unless it is complete already: `build` writes into a private directory that is renamed
+ * to `dir` only when it succeeded, so an interrupted or failed build never leaves half an entry. `about` is recorded
+ * in the completion marker. Returns whether it built.
  */
-export async function buildIntoCache(dir: string, about: object, build: (binDir: string) => Promise<void>): Promise<void> {
+export async function fillCache(dir: string, about: object, build: (into: string) => Promise<void> | void): Promise<boolean> {
+  if (isComplete(dir)) return false;
   removeAbandoned(dir);
   const partial = `${dir}.partial-${process.pid}`;
   rmSync(partial, { recursive: true, force: true });
-  mkdirSync(join(partial, 'bin'), { recursive: true });
+  mkdirSync(partial, { recursive: true });
   try {
-    await build(join(partial, 'bin'));
+    await build(partial);
     writeFileSync(join(partial, COMPLETE), `${JSON.stringify({ ...about, builtAt: new Date().toISOString() })}\n`);
     rmSync(dir, { recursive: true, force: true });
     renameSync(partial, dir);
   } finally {
     rmSync(partial, { recursive: true, force: true });
   }
+  return true;
+}
+
+/** `fillCache` for an artifact: `build` writes its binaries into the `bin` dir it is given. */
+export async function buildIntoCache(dir: string, about: object, build: (binDir: string) => Promise<void>): Promise<void> {
+  await fillCache(dir, about, async (into) => {
+    mkdirSync(join(into, 'bin'));
+    await build(join(into, 'bin'));
+  });
 }
 
 /** Remove partial dirs of `dir` left by builds whose process is gone (killed before it could clean up). */
