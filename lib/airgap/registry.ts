@@ -3,6 +3,8 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, 
 import { request } from 'node:http';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
+import { sleep } from '../lab/exec.js';
+import { procAlive, procArgs, signal, waitForExit } from '../lab/proc.js';
 import { AIRGAP_PATH, AirgapError, run } from './exec.js';
 
 /**
@@ -64,26 +66,6 @@ export interface Server {
   readonly runDir: string;
 }
 
-function procArgs(pid: number): string[] {
-  try {
-    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    if (args[args.length - 1] === '') args.pop();
-    return args;
-  } catch {
-    return [];
-  }
-}
-
-function procAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
-
 /**
  * True when `pid` itself holds a listening TCP socket on `port` (its socket inodes against the LISTEN entries of
  * /proc/<pid>/net/tcp{,6}): an answer on the port may come from another process that had it first.
@@ -118,7 +100,6 @@ export function listensOn(pid: number, port: number): boolean {
   }
 }
 
-const sleep = (ms: number) => new Promise((resolvePromise) => setTimeout(resolvePromise, ms));
 
 function registryConfigPath(runDir: string): string {
   return join(resolve(runDir), 'registry.yml');
@@ -230,17 +211,9 @@ function spawnDetached(cmd: string, args: readonly string[], logFile: string): n
 }
 
 async function terminate(pid: number): Promise<void> {
-  const kill = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(pid, sig);
-    } catch {
-      // gone already
-    }
-  };
-  kill('SIGTERM');
-  for (let i = 0; i < 50 && procAlive(pid); i++) await sleep(100);
-  if (procAlive(pid)) kill('SIGKILL');
-  for (let i = 0; i < 50 && procAlive(pid); i++) await sleep(100);
+  signal(pid, 'SIGTERM');
+  if ((await waitForExit([pid], 5000)).length) signal(pid, 'SIGKILL');
+  await waitForExit([pid], 5000);
 }
 
 /** Refuse to start a server on a port something already answers on. */
