@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { LAB_PATH } from '../lab/exec.js';
 import { createHash } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 
@@ -7,8 +8,6 @@ export class AirgapError extends Error {
   override name = 'AirgapError';
 }
 
-/** PATH for every command run here (sbin included: dpkg and friends live there on Debian). */
-export const AIRGAP_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** Options of `run`. */
 export interface RunOptions {
@@ -24,7 +23,7 @@ export interface RunOptions {
 export function run(cmd: string, args: readonly string[], options: RunOptions = {}): string {
   const result = spawnSync(cmd, args, {
     cwd: options.cwd,
-    env: { ...process.env, PATH: AIRGAP_PATH, LC_ALL: 'C', ...options.env },
+    env: { ...process.env, PATH: LAB_PATH, LC_ALL: 'C', ...options.env },
     input: options.input,
     stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     encoding: 'utf8',

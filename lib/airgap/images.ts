@@ -8,7 +8,8 @@ import { createGzip } from 'node:zlib';
 import { type SiteArtifacts, artifactBinary } from './artifacts.js';
 import { type DebianPackage, candidates, dependencyClosure, fetchPackages } from './debian.js';
 import { fillCache, isComplete } from '../build/cache.js';
-import { AIRGAP_PATH, AirgapError, fileDigest, run, sha256 } from './exec.js';
+import { LAB_PATH } from '../lab/exec.js';
+import { AirgapError, fileDigest, run, sha256 } from './exec.js';
 import { type ImageRuntime, type LayerInfo, renderImageConfig, renderLayoutIndex, renderLayoutMarker, renderManifest } from './oci.js';
 
 /**
@@ -413,7 +414,7 @@ async function writeLayerTar(stage: string, out: string): Promise<Omit<LayerInfo
   if (top.length === 0) throw new AirgapError(`layer ${stage} is empty`);
   const tar = spawn('tar', ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '--format=gnu', '-C', stage, '-cf', '-', '--', ...top], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PATH: AIRGAP_PATH, LC_ALL: 'C' },
+    env: { ...process.env, PATH: LAB_PATH, LC_ALL: 'C' },
   });
   let stderr = '';
   tar.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

@@ -3,9 +3,9 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, 
 import { request } from 'node:http';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
-import { sleep } from '../lab/exec.js';
+import { LAB_PATH, sleep } from '../lab/exec.js';
 import { procAlive, procArgs, signal, waitForExit } from '../lab/proc.js';
-import { AIRGAP_PATH, AirgapError, run } from './exec.js';
+import { AirgapError, run } from './exec.js';
 
 /**
  * The site's servers, run as detached processes that outlive the command that started them and are stopped by PID
@@ -202,7 +202,7 @@ export async function stopStaticServer(server: Server): Promise<void> {
 
 function spawnDetached(cmd: string, args: readonly string[], logFile: string): number {
   const log = openSync(logFile, 'a');
-  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', log, log], env: { PATH: AIRGAP_PATH, LC_ALL: 'C', HOME: '/nonexistent' } });
+  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', log, log], env: { PATH: LAB_PATH, LC_ALL: 'C', HOME: '/nonexistent' } });
   closeSync(log);
   child.on('error', () => undefined);
   child.unref();
