@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { SiteArtifacts } from '../lib/airgap/artifacts.js';
 import { AIRGAP_CACHE_DIR, buildSite, serveSite, stopSite, upstreamVersion } from '../lib/airgap/index.js';
-import { httpStatus } from '../lib/airgap/registry.js';
+import { Resolver } from 'node:dns/promises';
+import { artifactBinary } from '../lib/airgap/artifacts.js';
+import { httpStatus, isOurDnsServer, listensOn, renderCorefile, startDnsServer, stopDnsServer } from '../lib/airgap/registry.js';
 import { fakeArtifacts, freePort, sh } from './airgap-fixtures.js';
 import { tempDir } from './fixtures.js';
 
@@ -98,4 +100,32 @@ describe.skipIf(typeof artifacts === 'string')('the lab site from the real binar
     expect(runIn('coredns', ['/coredns', '-version'])).toContain('1.12.1');
     expect(runIn('flannel/flannel', ['/opt/bin/flanneld', '--version'])).toContain('0.28.4');
   }, 900_000);
+
+  it('runs the site resolver with the real CoreDNS: every name is answered NXDOMAIN at once', async () => {
+    const listen = { address: '127.0.0.1', port: await freePort() };
+    const server = await startDnsServer({ binary: artifactBinary(artifacts as SiteArtifacts, 'coredns', 'coredns'), listen, runDir: tempDir('hakube-airgap-dns-') });
+    try {
+      const resolver = new Resolver({ timeout: 2000, tries: 1 });
+      resolver.setServers([`${listen.address}:${listen.port}`]);
+      const started = Date.now();
+      await expect(resolver.resolve4('registry.k8s.io')).rejects.toMatchObject({ code: 'ENOTFOUND' });
+      await expect(resolver.resolveAny('lab-1')).rejects.toMatchObject({ code: 'ENOTFOUND' });
+      expect(Date.now() - started).toBeLessThan(1500);
+      expect(listensOn(server.pid, listen.port)).toBe(true); // TCP too, for answers too large for UDP
+    } finally {
+      await stopDnsServer(server);
+    }
+    expect(isOurDnsServer(server.pid, server.runDir)).toBe(false);
+  }, 60_000);
+});
+
+describe('site resolver', () => {
+  it('binds only the given address and answers every name NXDOMAIN', () => {
+    const corefile = renderCorefile({ address: '10.77.0.1', port: 53 });
+    expect(corefile).toMatch(/^\.:53 \{$/m);
+    expect(corefile).toMatch(/^\s+bind 10\.77\.0\.1$/m);
+    expect(corefile).toMatch(/template ANY ANY \{\s+rcode NXDOMAIN\s+\}/);
+    expect(corefile).not.toMatch(/forward/);
+    expect(() => renderCorefile({ address: 'lab', port: 53 })).toThrow(/"lab"/);
+  });
 });

@@ -4,7 +4,21 @@ import type { SiteArtifacts } from './artifacts.js';
 import { buildKubernetesDebs, type DebVersions } from './debs.js';
 import { AirgapError } from './exec.js';
 import { artifactLookup, buildImage, debianVersion, kubeadmImages, siteImageSpecs } from './images.js';
-import { type Listen, type Server, hostPort, isOurRegistry, isOurStaticServer, pushImage, startRegistry, startStaticServer, stopRegistry, stopStaticServer } from './registry.js';
+import {
+  type Listen,
+  type Server,
+  hostPort,
+  isOurDnsServer,
+  isOurRegistry,
+  isOurStaticServer,
+  pushImage,
+  startDnsServer,
+  startRegistry,
+  startStaticServer,
+  stopDnsServer,
+  stopRegistry,
+  stopStaticServer,
+} from './registry.js';
 
 /**
  * An air-gapped site's Kubernetes content, built from binaries on one machine: a signed apt repository laid out like
@@ -131,6 +145,8 @@ export interface ServeSiteOptions {
   readonly registryStorageDir: string;
   /** Image repository path in the registry: images become `<registry>/<repository>/<name>:<tag>`. @default "k8s" */
   readonly repository?: string;
+  /** Also run the site's resolver (`renderCorefile`) with this CoreDNS binary on this address. @default no resolver */
+  readonly dns?: { readonly listen: Listen; readonly corednsBinary: string };
 }
 
 /** A served site: what hosts are configured with, and the processes to stop. */
@@ -143,6 +159,8 @@ export interface ServedSite {
   readonly images: readonly string[];
   readonly aptServer: Server;
   readonly registryServer: Server;
+  /** The site's resolver, when `dns` was given: hosts name its address in /etc/resolv.conf. */
+  readonly dnsServer?: Server;
 }
 
 /** Start the repository's HTTP server and the registry, push every image; on failure nothing is left running. */
@@ -150,33 +168,37 @@ export async function serveSite(options: ServeSiteOptions): Promise<ServedSite> 
   const repository = options.repository ?? 'k8s';
   const aptServer = await startStaticServer({ root: options.site.aptRoot, listen: options.apt, runDir: join(options.runDir, 'apt') });
   let registryServer: Server | undefined;
+  let dnsServer: Server | undefined;
   try {
     registryServer = await startRegistry({ listen: options.registry, storageDir: options.registryStorageDir, runDir: join(options.runDir, 'registry') });
     const images = options.site.images.map((image) => pushImage({ layoutDir: image.layoutDir, tag: image.tag, registry: options.registry, repository, name: image.name }));
+    if (options.dns) dnsServer = await startDnsServer({ binary: options.dns.corednsBinary, listen: options.dns.listen, runDir: join(options.runDir, 'dns') });
     return {
       kubernetesRepoBaseUrl: `http://${hostPort(options.apt)}/core:/stable:`,
       imageRepository: `${hostPort(options.registry)}/${repository}`,
       images,
       aptServer,
       registryServer,
+      ...(dnsServer ? { dnsServer } : {}),
     };
   } catch (e) {
-    if (registryServer) await stopRegistry(registryServer);
-    await stopStaticServer(aptServer);
+    await stopSite({ aptServer, registryServer, dnsServer });
     throw e;
   }
 }
 
 /** The site's server processes that still run (described for a message); empty after `stopSite`. */
-export function runningSiteServers(served: Pick<ServedSite, 'aptServer' | 'registryServer'>): string[] {
+export function runningSiteServers(served: Pick<ServedSite, 'aptServer' | 'registryServer' | 'dnsServer'>): string[] {
   return [
+    ...(served.dnsServer && isOurDnsServer(served.dnsServer.pid, served.dnsServer.runDir) ? [`process ${served.dnsServer.pid} (site resolver, coredns)`] : []),
     ...(isOurRegistry(served.registryServer.pid, served.registryServer.runDir) ? [`process ${served.registryServer.pid} (docker-registry)`] : []),
     ...(isOurStaticServer(served.aptServer.pid, served.aptServer.runDir) ? [`process ${served.aptServer.pid} (apt repository server)`] : []),
   ];
 }
 
 /** Stop a served site's processes (each only when its PID still is the process started for it). */
-export async function stopSite(served: Pick<ServedSite, 'aptServer' | 'registryServer'>): Promise<void> {
-  await stopRegistry(served.registryServer);
+export async function stopSite(served: { aptServer: Server; registryServer?: Server; dnsServer?: Server }): Promise<void> {
+  if (served.dnsServer) await stopDnsServer(served.dnsServer);
+  if (served.registryServer) await stopRegistry(served.registryServer);
   await stopStaticServer(served.aptServer);
 }

@@ -12,7 +12,8 @@ import { AirgapError, run } from './exec.js';
  * (only after the PID's command line proves it is the process started for this run directory):
  * - Debian's docker-registry (distribution 2.8), plain HTTP, no auth, filesystem storage;
  * - a static file server for the apt repository: a small `node` script, so the site needs no web server package
- *   and serves exactly GET/HEAD of files below one directory (paths like `core:/stable:` included).
+ *   and serves exactly GET/HEAD of files below one directory (paths like `core:/stable:` included);
+ * - CoreDNS as the site's resolver, which knows no name (`renderCorefile`).
  */
 
 /** `address:port` a server listens on (an IP address; loopback in tests). */
@@ -198,6 +199,58 @@ export async function startStaticServer(options: { root: string; listen: Listen;
 /** Stop the static server of `server` (only when its PID still is that server). */
 export async function stopStaticServer(server: Server): Promise<void> {
   if (isOurStaticServer(server.pid, server.runDir)) await terminate(server.pid);
+}
+
+/**
+ * The site resolver's Corefile: every query on `listen` (UDP and TCP) is answered NXDOMAIN. A site without outside
+ * DNS still needs a nameserver hosts can name: cluster DNS forwards what it does not know to the hosts' resolver and
+ * refuses to start with none; an immediate "no such name" is the honest answer on an air-gapped site. Pure.
+ */
+export function renderCorefile(listen: Listen): string {
+  checkListen('dns', listen);
+  return `# hakube air-gapped site resolver (generated): no outside DNS, every name is unknown
+.:${listen.port} {
+    bind ${listen.address}
+    template ANY ANY {
+        rcode NXDOMAIN
+    }
+}
+`;
+}
+
+function corefilePath(runDir: string): string {
+  return join(resolve(runDir), 'Corefile');
+}
+
+/** True when `pid` is the CoreDNS started with `runDir`'s Corefile. */
+export function isOurDnsServer(pid: number, runDir: string): boolean {
+  const args = procArgs(pid);
+  return (args[0] ?? '').endsWith('coredns') && args.includes(corefilePath(runDir));
+}
+
+/** Start CoreDNS (`binary`) detached as the site's resolver on `listen`; wait until it listens. */
+export async function startDnsServer(options: { binary: string; listen: Listen; runDir: string }): Promise<Server> {
+  const runDir = resolve(options.runDir);
+  mkdirSync(runDir, { recursive: true });
+  const corefile = corefilePath(runDir);
+  writeFileSync(corefile, renderCorefile(options.listen));
+  const log = join(runDir, 'coredns.log');
+  const pid = spawnDetached(options.binary, ['-conf', corefile], log);
+  const server = { pid, listen: options.listen, runDir };
+  const deadline = Date.now() + 20_000;
+  while (!listensOn(pid, options.listen.port)) {
+    if (!procAlive(pid) || Date.now() > deadline) {
+      await stopDnsServer(server);
+      throw new AirgapError(`the site resolver (CoreDNS) does not listen on ${hostPort(options.listen)}: ${tail(log)}`);
+    }
+    await sleep(100);
+  }
+  return server;
+}
+
+/** Stop the resolver of `server` (only when its PID still is that CoreDNS). */
+export async function stopDnsServer(server: Server): Promise<void> {
+  if (isOurDnsServer(server.pid, server.runDir)) await terminate(server.pid);
 }
 
 function spawnDetached(cmd: string, args: readonly string[], logFile: string): number {

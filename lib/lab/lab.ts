@@ -5,7 +5,7 @@ import { ensureBase } from './base.js';
 import { hostCgroupPids, labCgroupBases, removeLabCgroups } from './cgroups.js';
 import { enableContainers, writeContainerSupport } from './containers.js';
 import { runningSiteServers } from '../airgap/index.js';
-import { announceSite, buildLabSite, serveLabSite, stopLabSite, writeSiteAccess } from './site.js';
+import { announceSite, buildLabSite, serveLabSite, stopLabSite, writeSiteAccess, writeSiteResolver } from './site.js';
 import {
   LAB_BRIDGE,
   LAB_DEFAULT_HOSTS,
@@ -171,6 +171,7 @@ async function up(options: LabUpOptions): Promise<LabUpResult> {
         mountHostRoot(spec);
         writeContainerSupport(spec);
         writeSiteAccess(spec);
+        if (site) writeSiteResolver(spec);
         return writeHostIdentity(spec, specs, operatorKey);
       });
     });

@@ -1,7 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { type ServedSite, type Site, buildSite, serveSite, stopSite } from '../airgap/index.js';
-import { buildLabArtifacts } from '../build/lab-artifacts.js';
+import { artifactBinary } from '../airgap/artifacts.js';
+import { type LabArtifacts, buildLabArtifacts } from '../build/lab-artifacts.js';
 import { KUBERNETES_VERSION } from '../build/kubernetes.js';
 import type { ImageMirror } from '../render/image-mirror.js';
 import type { KubeletConfigInput, KubeProxyConfigInput } from '../render/kubeadm.js';
@@ -28,6 +29,8 @@ export const LAB_KUBERNETES_REPO_BASE_URL = `http://${LAB_GATEWAY}:${LAB_APT_REP
 export const LAB_IMAGE_REPOSITORY = `${LAB_GATEWAY}:${LAB_REGISTRY_PORT}/k8s`;
 /** The public name of the flannel image the lab's manifest names (rewritten to the mirror by `imageMirror`). */
 export const LAB_FLANNEL_IMAGE = 'docker.io/flannel/flannel:v0.28.4';
+/** Port of the site's resolver on the bridge address (every lab host's nameserver). */
+export const LAB_DNS_PORT = 53;
 /** Pod network of lab clusters (kubeadm's `podSubnet`, flannel's network). */
 export const LAB_POD_SUBNET = '10.244.0.0/16';
 
@@ -37,23 +40,31 @@ const SITE_KEY_DIR = join(LAB_CACHE_DIR, 'site-key');
 const REGISTRY_STORAGE_DIR = join(LAB_CACHE_DIR, 'registry');
 const SITE_RUN_DIR = join(LAB_RUN_DIR, 'site');
 
-/** Build (or take from the caches) the artifacts and the site's packages and images. Long when cold. */
-export async function buildLabSite(): Promise<Site> {
-  const artifacts = await buildLabArtifacts();
-  return step(`air-gapped site for Kubernetes ${LAB_KUBERNETES_VERSION} (packages, repository, images)`, (progress) =>
-    buildSite({ artifacts, kubernetesVersion: LAB_KUBERNETES_VERSION, keyDir: SITE_KEY_DIR, onProgress: (line) => progress.update(line) }),
-  );
+/** A built lab site and the artifacts it was built from. */
+export interface LabSite {
+  readonly site: Site;
+  readonly artifacts: LabArtifacts;
 }
 
-/** Serve a built site on the bridge address (the bridge must exist). */
-export async function serveLabSite(site: Site): Promise<ServedSite> {
-  return step(`serving the site on ${LAB_GATEWAY} (apt :${LAB_APT_REPO_PORT}, registry :${LAB_REGISTRY_PORT})`, () =>
+/** Build (or take from the caches) the artifacts and the site's packages and images. Long when cold. */
+export async function buildLabSite(): Promise<LabSite> {
+  const artifacts = await buildLabArtifacts();
+  const site = await step(`air-gapped site for Kubernetes ${LAB_KUBERNETES_VERSION} (packages, repository, images)`, (progress) =>
+    buildSite({ artifacts, kubernetesVersion: LAB_KUBERNETES_VERSION, keyDir: SITE_KEY_DIR, onProgress: (line) => progress.update(line) }),
+  );
+  return { site, artifacts };
+}
+
+/** Serve a built site on the bridge address (the bridge must exist), with its resolver. */
+export async function serveLabSite({ site, artifacts }: LabSite): Promise<ServedSite> {
+  return step(`serving the site on ${LAB_GATEWAY} (apt :${LAB_APT_REPO_PORT}, registry :${LAB_REGISTRY_PORT}, dns :${LAB_DNS_PORT})`, () =>
     serveSite({
       site,
       runDir: SITE_RUN_DIR,
       apt: { address: LAB_GATEWAY, port: LAB_APT_REPO_PORT },
       registry: { address: LAB_GATEWAY, port: LAB_REGISTRY_PORT },
       registryStorageDir: REGISTRY_STORAGE_DIR,
+      dns: { listen: { address: LAB_GATEWAY, port: LAB_DNS_PORT }, corednsBinary: artifactBinary(artifacts, 'coredns', 'coredns') },
     }),
   );
 }
@@ -71,6 +82,14 @@ export function writeSiteAccess(spec: LabHostSpec): void {
   const target = join(spec.root, 'etc/apt/apt.conf.d/02hakube-lab-site');
   mkdirSync(dirname(target), { recursive: true });
   writeFileSync(target, `// hakube lab: the site's own repository on the bridge is reached directly\nAcquire::http::Proxy::${LAB_GATEWAY} "DIRECT";\n`, { mode: 0o644 });
+}
+
+/**
+ * A lab host of a Kubernetes site names the site's resolver: kubelet hands this file to pods with the `Default` DNS
+ * policy (CoreDNS among them), and CoreDNS refuses to start without an upstream nameserver.
+ */
+export function writeSiteResolver(spec: LabHostSpec): void {
+  writeFileSync(join(spec.root, 'etc/resolv.conf'), `# hakube lab: the site's resolver on the bridge (it knows no outside name)\nnameserver ${LAB_GATEWAY}\n`, { mode: 0o644 });
 }
 
 /** What a cluster on lab hosts sets to use the lab site and run on containerised nodes. */
