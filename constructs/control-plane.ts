@@ -7,9 +7,11 @@ import { type SecretStore, secretStoreFor } from '../lib/pki/index.js';
 import {
   BOOTSTRAP_TOKEN_FILE,
   KUBEADM_PKI_DIR,
+  OPERATOR_KUBECONFIG_FILE,
   type KubernetesPkiFiles,
   ensureBootstrapToken,
   ensureKubernetesPki,
+  ensureOperatorKubeconfig,
   kubeadmPkiStepFiles,
   storedCaCertHash,
 } from '../lib/pki/kubernetes.js';
@@ -150,6 +152,11 @@ export class ControlPlane extends Construct implements PlanContributor {
   readonly serviceSubnet: string;
   readonly certSANs: readonly string[];
   readonly nodePrep: NodePrepOptions;
+  /**
+   * Absolute path of the operator's admin kubeconfig (`<secretsDir>/kubernetes/admin.conf`, 0600), pointing at the
+   * endpoint; written when the plan is made (`Plan.of`), usable once the cluster is up: `kubectl --kubeconfig <path>`.
+   */
+  readonly adminKubeconfig: string;
   private readonly props: ControlPlaneProps;
   private readonly loadBalancer?: LoadBalancerVip;
   private readonly store: SecretStore;
@@ -194,6 +201,7 @@ export class ControlPlane extends Construct implements PlanContributor {
     if (!isHostname(this.clusterName) || this.clusterName.includes('.')) fail(where, 'clusterName', this.clusterName, 'must be lowercase letters, digits and "-"');
     this.secretsDir = props.secretsDir ?? `.hakube/${this.clusterName}`;
     this.store = secretStoreFor(this, this.secretsDir);
+    this.adminKubeconfig = this.store.path(OPERATOR_KUBECONFIG_FILE);
 
     // the endpoint, and the load balancer in front of the API servers
     let endpointHost: string;
@@ -336,6 +344,7 @@ export class ControlPlane extends Construct implements PlanContributor {
   async planSteps(): Promise<StepSpec[]> {
     const pki = await this.pki();
     const token = ensureBootstrapToken(this.store);
+    await ensureOperatorKubeconfig(this.store, pki, { name: this.clusterName, server: `https://${this.endpoint}` });
     const [first, ...others] = this.hosts;
     const ttl = this.props.bootstrapTokenTtl ?? '24h0m0s';
     const args = defaultControlPlaneArgs();

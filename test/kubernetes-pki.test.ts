@@ -6,7 +6,9 @@ import {
   discoveryTokenCaCertHash,
   ensureBootstrapToken,
   ensureKubernetesPki,
+  ensureOperatorKubeconfig,
   KUBEADM_PKI_LAYOUT,
+  OPERATOR_KUBECONFIG_FILE,
   kubeadmPkiStepFiles,
   storedCaCertHash,
 } from '../lib/pki/kubernetes.js';
@@ -15,6 +17,7 @@ import { execFileSync, execSync } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import yaml from 'js-yaml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isPkcs8Pem, secretMarkers, tempDir } from './fixtures.js';
 
@@ -242,5 +245,43 @@ describe('no key material in what goes into plans', () => {
       expect(text).not.toMatch(/-----BEGIN/);
     }
     expect(configs[1]).toContain(hash);
+  });
+});
+
+describe('the operator\'s admin kubeconfig', () => {
+  it('is 0600, points at the endpoint, and carries a client certificate of the cluster CA in kubeadm:cluster-admins', async () => {
+    const pki = await ensureKubernetesPki(store, 'prod');
+    const file = await ensureOperatorKubeconfig(store, pki, { name: 'prod', server: 'https://192.168.0.244:8443' });
+    expect(file).toBe(store.path(OPERATOR_KUBECONFIG_FILE));
+    expect(mode(OPERATOR_KUBECONFIG_FILE)).toBe(0o600);
+    const config = yaml.load(fs.readFileSync(file, 'utf8')) as {
+      clusters: Array<{ cluster: { server: string; 'certificate-authority-data': string } }>;
+      users: Array<{ user: { 'client-certificate-data': string; 'client-key-data': string } }>;
+      'current-context': string;
+    };
+    expect(config.clusters[0].cluster.server).toBe('https://192.168.0.244:8443');
+    expect(config['current-context']).toBe('kubernetes-admin@prod');
+    const b64 = (text: string) => Buffer.from(text, 'base64').toString('utf8');
+    expect(b64(config.clusters[0].cluster['certificate-authority-data'])).toBe(read(pki.ca.certificate));
+    const cert = new X509Certificate(b64(config.users[0].user['client-certificate-data']));
+    expect(cert.subject).toContain('O=kubeadm:cluster-admins');
+    expect(cert.subject).toContain('CN=kubernetes-admin');
+    expect(cert.checkIssued(new X509Certificate(read(pki.ca.certificate)))).toBe(true);
+    expect(cert.checkPrivateKey(createPrivateKey(b64(config.users[0].user['client-key-data'])))).toBe(true);
+    // openssl agrees: signed by the CA, for client authentication
+    const certFile = path.join(dir, 'client.crt');
+    fs.writeFileSync(certFile, cert.toString());
+    expect(execFileSync('openssl', ['verify', '-purpose', 'sslclient', '-CAfile', store.path(pki.ca.certificate), certFile], { encoding: 'utf8' })).toContain(': OK');
+  });
+
+  it('is reused byte for byte by the next plan, and a placeholder store writes none', async () => {
+    const pki = await ensureKubernetesPki(store, 'prod');
+    const file = await ensureOperatorKubeconfig(store, pki, { name: 'prod', server: 'https://10.0.0.1:6443' });
+    const first = fs.readFileSync(file, 'utf8');
+    await ensureOperatorKubeconfig(store, pki, { name: 'prod', server: 'https://10.0.0.1:6443' });
+    expect(fs.readFileSync(file, 'utf8')).toBe(first);
+    const placeholders = new SecretStore(path.join(dir, 'placeholders'), { placeholders: true });
+    const written = await ensureOperatorKubeconfig(placeholders, await ensureKubernetesPki(placeholders, 'prod'), { name: 'prod', server: 'https://10.0.0.1:6443' });
+    expect(fs.existsSync(written)).toBe(false);
   });
 });

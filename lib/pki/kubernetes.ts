@@ -144,3 +144,55 @@ export function kubeadmPkiStepFiles(
   }
   return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
+
+/** Store path of the operator's admin kubeconfig. */
+export const OPERATOR_KUBECONFIG_FILE = 'kubernetes/admin.conf';
+/** kubeadm (1.29+) binds this group to `cluster-admin`; unlike `system:masters`, the binding can be revoked. */
+const CLUSTER_ADMINS_GROUP = 'kubeadm:cluster-admins';
+
+/**
+ * An admin kubeconfig for the operator's machine, written to {@link OPERATOR_KUBECONFIG_FILE} (0600): a client
+ * certificate `kubernetes-admin` in the `kubeadm:cluster-admins` group, signed by the cluster CA, reused until it
+ * nears expiry, for `server` (the cluster endpoint). Returns the file's absolute path. A placeholder store writes
+ * nothing.
+ */
+export async function ensureOperatorKubeconfig(store: SecretStore, pki: KubernetesPkiFiles, cluster: { name: string; server: string }): Promise<string> {
+  if (!store.placeholders) {
+    const client = await store.ensureCertificate(pki.ca, {
+      name: 'kubernetes/operator-admin',
+      commonName: 'kubernetes-admin',
+      organizations: [CLUSTER_ADMINS_GROUP],
+      usages: ['client'],
+    });
+    const read = (relative: string) => readFileSync(store.path(relative));
+    store.writeText(
+      OPERATOR_KUBECONFIG_FILE,
+      renderKubeconfig({ ...cluster, user: 'kubernetes-admin', ca: read(pki.ca.certificate), certificate: read(client.certificate), key: read(client.key) }),
+    );
+  }
+  return store.path(OPERATOR_KUBECONFIG_FILE);
+}
+
+/** A kubeconfig with one cluster, one user (client certificate) and one context, current. Pure. */
+export function renderKubeconfig(k: { name: string; server: string; user: string; ca: Buffer; certificate: Buffer; key: Buffer }): string {
+  const context = `${k.user}@${k.name}`;
+  return `apiVersion: v1
+kind: Config
+clusters:
+- name: ${k.name}
+  cluster:
+    server: ${k.server}
+    certificate-authority-data: ${k.ca.toString('base64')}
+users:
+- name: ${k.user}
+  user:
+    client-certificate-data: ${k.certificate.toString('base64')}
+    client-key-data: ${k.key.toString('base64')}
+contexts:
+- name: ${context}
+  context:
+    cluster: ${k.name}
+    user: ${k.user}
+current-context: ${context}
+`;
+}
