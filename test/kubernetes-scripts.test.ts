@@ -15,6 +15,7 @@ function host(body: string, files: Array<{ path: string; content: string }>, beh
   const root = tempDir();
   const bin = join(root, 'bin');
   const stage = join(root, 'stage');
+  const stepLog = join(root, 'steps.log');
   mkdirSync(bin);
   const log = join(root, 'kubeadm.log');
   const etc = join(root, 'etc/kubernetes');
@@ -24,7 +25,7 @@ function host(body: string, files: Array<{ path: string; content: string }>, beh
     mkdirSync(stage, { recursive: true });
     step.files.forEach((f, i) => writeFileSync(join(stage, String(i)), f.content!));
     const script = step.script
-      .replace(/^STAGE=.*$/m, `STAGE=${stage}`)
+      .replace(/^STAGE=.*$/m, `STAGE=${stage}`).replace(/^HAKUBE_STEP_LOG=.*$/m, `HAKUBE_STEP_LOG=${stepLog}`)
       .replaceAll('/etc/kubernetes', etc)
       .replaceAll('/root/.kube', join(root, 'kube'))
       .replace(/install -m "\$mode" -o "\$\{owner%%:\*\}" -g "\$\{owner#\*:\}"/, 'install -m "$mode"');

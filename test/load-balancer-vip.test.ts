@@ -211,7 +211,7 @@ describe('LoadBalancerVip rendering', () => {
     expect(plan.step('lb-api/node-1/configure').script).toContain('install -d -m 2775 -o haproxy -g haproxy /run/haproxy');
     const check = file(plan, 'lb-api/node-1/configure', KEEPALIVED_PATHS.checkScript);
     expect(check).toContain("timeout 2 bash -c ': </dev/tcp/127.0.0.1/9443'");
-    expect(plan.step('lb-api/node-1/install').script).toContain('-o Acquire::Retries=3 install haproxy keepalived\n');
+    expect(plan.step('lb-api/node-1/install').script).toContain('-o Acquire::Retries=3 install --no-install-recommends haproxy keepalived\n');
   });
 
   it('takes a dead backend out within about 3 s by default: 1 s checks, failed connections observed, 1 s connects retried elsewhere', async () => {
@@ -277,7 +277,7 @@ describe('LoadBalancerVip rendering', () => {
     expect(check).toMatchObject({ mode: '0755', owner: 'root:root' });
     expect(check.content).toContain('systemctl is-active --quiet haproxy.service');
     expect(check.content).toContain('curl --silent --fail --insecure --max-time 2 --output /dev/null https://127.0.0.1:8443/healthz');
-    expect(plan.step('lb-api/node-1/install').script).toContain('-o Acquire::Retries=3 install haproxy keepalived curl');
+    expect(plan.step('lb-api/node-1/install').script).toContain('-o Acquire::Retries=3 install --no-install-recommends haproxy keepalived curl');
   });
 
   it('configure checks both candidates before replacing the live files, then reloads or starts each service', async () => {

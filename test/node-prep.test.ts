@@ -140,7 +140,7 @@ describe('nodePrepSteps', () => {
   it('installs containerd keeping the placed config, restarts it only when the config changed, and checks the CRI plugin', () => {
     const s = step({}, 'containerd');
     expect(s.files.map((f) => f.path)).toEqual([NODE_PREP_PATHS.containerdConfig, NODE_PREP_PATHS.crictlConfig]);
-    expect(s.script).toContain('apt-get -q -y -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 install containerd\n');
+    expect(s.script).toContain('apt-get -q -y -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 install --no-install-recommends containerd\n');
     expect(s.script).toContain('export DPKG_FORCE=confdef,confold');
     expect(s.script).toContain(`exec 9>${PACKAGE_LOCK}`);
     // (re)start when the config differs from what containerd runs with: behaviour in test/services.test.ts
@@ -170,10 +170,10 @@ describe('nodePrepSteps', () => {
     expect(s.script).toContain('apt-cache madison "$pkg"');
     expect(s.script).toContain('pinned+=("$pkg=$version")');
     expect(s.script).toContain('apt-mark hold kubelet kubeadm kubectl');
-    expect(s.script).toMatch(/if ! command -v crictl >\/dev\/null 2>&1; then\n {2}apt_get install cri-tools\n/);
+    expect(s.script).toMatch(/if ! command -v crictl >\/dev\/null 2>&1; then\n {2}apt_get install --no-install-recommends cri-tools\n/);
     expect(s.script).toContain('systemctl enable kubelet.service');
     expect(s.script).toContain(`exec 9>${PACKAGE_LOCK}`);
-    expect(s.script).toContain('apt-get -q -y -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 install curl gpg ca-certificates');
+    expect(s.script).toContain('apt-get -q -y -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 install --no-install-recommends curl gpg ca-certificates');
     expect(s.script).not.toContain('--proxy');
     expect(step({ kubernetesRepoBaseUrl: 'http://mirror.internal/k8s/core:/stable:/' }, 'kube-packages').script)
       .toContain('repo_url=http://mirror.internal/k8s/core:/stable:/v1.31/deb/');

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Host } from '../lib/inventory.js';
 import { PACKAGE_LOCK, renderAptUpdate, renderPackageInstall } from '../lib/render/packages.js';
 import { Plan, type PlanContributor, type StepSpec, addWarning } from '../lib/plan/index.js';
+import { parseStepLog } from '../lib/plan/step.js';
 import { SecretStore } from '../lib/pki/index.js';
 import { hosts, tempDir } from './fixtures.js';
 
@@ -90,6 +91,7 @@ describe('Plan', () => {
 
   it('the generated file placement really is idempotent and atomic (run with bash on this machine)', () => {
     const root = tempDir();
+    const stepLog = join(root, 'steps.log');
     const dest = join(root, 'etc/app/x.conf');
     const plan = new Plan([step('x/a', a, [], { files: [{ path: dest, mode: '0640', content: 'v1\n' }], script: 'echo "changed=$CHANGED"' })]);
     const s = plan.steps[0];
@@ -97,7 +99,7 @@ describe('Plan', () => {
       const stage = join(root, 'stage');
       mkdirSync(stage, { recursive: true });
       writeFileSync(join(stage, '0'), s.files[0].content!);
-      const script = s.script.replace(/^STAGE=.*$/m, `STAGE=${stage}`);
+      const script = s.script.replace(/^STAGE=.*$/m, `STAGE=${stage}`).replace(/^HAKUBE_STEP_LOG=.*$/m, `HAKUBE_STEP_LOG=${stepLog}`);
       return execFileSync('bash', ['-c', script], { encoding: 'utf8' });
     };
     expect(run()).toContain('changed=1');
@@ -107,8 +109,9 @@ describe('Plan', () => {
 
   it('removes its stage directory on the way out, and a failing step says that a re-deploy finishes it (run with bash)', () => {
     const stage = tempDir();
+    const stepLog = join(tempDir(), 'log', 'steps.log');
     const run = (body: string) => {
-      const script = new Plan([step('x/a', a, [], { script: body })]).steps[0].script.replace(/^STAGE=.*$/m, `STAGE=${stage}`);
+      const script = new Plan([step('x/a', a, [], { script: body })]).steps[0].script.replace(/^STAGE=.*$/m, `STAGE=${stage}`).replace(/^HAKUBE_STEP_LOG=.*$/m, `HAKUBE_STEP_LOG=${stepLog}`);
       writeFileSync(join(stage, 'secret'), 'x');
       return spawnSync('bash', ['-c', script], { encoding: 'utf8' });
     };
@@ -120,6 +123,18 @@ describe('Plan', () => {
     expect(failed.status).toBe(1);
     expect(failed.stderr).toBe('hakube: step x/a failed on node-1 (exit 1); the deploy marks it for a re-run: fix the cause, then deploy again to finish from here\n');
     expect(existsSync(stage)).toBe(false);
+    // each run left a line in the host's step log: id, start, end, exit status
+    const entries = parseStepLog(readFileSync(stepLog, 'utf8'));
+    expect(entries.map((e) => [e.id, e.exitStatus])).toEqual([['x/a', 0], ['x/a', 1]]);
+    for (const e of entries) expect(e.ended).toBeGreaterThanOrEqual(e.started);
+    expect(Math.abs(entries[0].started - Date.now() / 1000)).toBeLessThan(60);
+  });
+
+  it('reads a step log, skipping malformed lines', () => {
+    expect(parseStepLog('a/b\t10.5\t12.25\t0\nbroken line\nc/d\t1\tx\t0\n\ne/f\t3\t4\t2\n')).toEqual([
+      { id: 'a/b', started: 10.5, ended: 12.25, exitStatus: 0 },
+      { id: 'e/f', started: 3, ended: 4, exitStatus: 2 },
+    ]);
   });
 
   it('Plan.of collects steps and warnings from the construct tree, and validates the whole tree first', async () => {
@@ -248,6 +263,10 @@ describe('package installs', () => {
       const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split(' ')[0]);
       // never two "start"s in a row: each run's update+install finished before the other began
       expect(lines).toEqual(['start', 'end', 'start', 'end', 'start', 'end', 'start', 'end']);
+      // only what the packages depend on: a Recommends such as runc's criu (and its python3) stays out
+      const installs = readFileSync(log, 'utf8').split('\n').filter((l) => l.startsWith('start') && l.includes(' install '));
+      expect(installs).toHaveLength(2);
+      for (const line of installs) expect(line).toMatch(/ install --no-install-recommends etcd-server$/);
     });
   });
 });

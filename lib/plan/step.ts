@@ -145,6 +145,30 @@ export function sha256(data: string | Buffer): string {
 }
 
 /**
+ * Every host's step log: one line per step run, `<step id> TAB <start> TAB <end> TAB <exit status>` (times in epoch
+ * seconds with nanoseconds), appended when the step ends — what each step cost, measured on the host.
+ */
+export const STEP_LOG = '/var/log/hakube/steps.log';
+
+/** One line of a host's {@link STEP_LOG}. */
+export interface StepLogEntry {
+  readonly id: string;
+  /** Epoch seconds. */
+  readonly started: number;
+  readonly ended: number;
+  readonly exitStatus: number;
+}
+
+/** The lines of a step log (malformed lines are skipped). Pure. */
+export function parseStepLog(text: string): StepLogEntry[] {
+  return text.split('\n').flatMap((line) => {
+    const [id, started, ended, status] = line.split('\t');
+    const entry = { id, started: Number(started), ended: Number(ended), exitStatus: Number(status) };
+    return id && status !== undefined && [entry.started, entry.ended, entry.exitStatus].every(Number.isFinite) ? [entry] : [];
+  });
+}
+
+/**
  * The script every step runs: strict mode, then each staged file installed atomically (only when its bytes, mode
  * or owner differ; `$CHANGED` records whether any did), then the construct's body. The stage directory is removed
  * on exit so no secret stays behind in it.
@@ -155,11 +179,14 @@ function renderStepScript(spec: StepSpec, stageDir: string, files: PlanFile[]): 
     `# hakube step ${spec.id} on ${spec.host.name}`,
     'set -euo pipefail',
     `STAGE=${sh(stageDir)}`,
-    '# on the way out: no staged file (secrets) stays behind, and a failure says how it ends',
+    `HAKUBE_STEP_LOG=${sh(STEP_LOG)}`,
+    'HAKUBE_STEP_STARTED=$(date +%s.%N)',
+    '# on the way out: no staged file (secrets) stays behind, the step log gets a line, and a failure says how it ends',
     '# shellcheck disable=SC2317 # run by the EXIT trap',
     `hakube_exit() {`,
     '  local rc=$?',
     '  rm -rf -- "$STAGE"',
+    `  { mkdir -p "$(dirname "$HAKUBE_STEP_LOG")"; printf '%s\\t%s\\t%s\\t%s\\n' ${sh(spec.id)} "$HAKUBE_STEP_STARTED" "$(date +%s.%N)" "$rc" >>"$HAKUBE_STEP_LOG"; } || true`,
     `  if [ "$rc" != 0 ]; then echo ${sh(`hakube: step ${spec.id} failed on ${spec.host.name}`)}" (exit $rc); the deploy marks it for a re-run: fix the cause, then deploy again to finish from here" >&2; fi`,
     '}',
     'trap hakube_exit EXIT',

@@ -800,14 +800,14 @@ if [ "\${#missing[@]}" -gt 0 ]; then
     fi
     pinned+=("$pkg=$version")
   done
-  apt_get install --allow-change-held-packages "\${pinned[@]}"
+  apt_get install --no-install-recommends --allow-change-held-packages "\${pinned[@]}"
   echo "hakube: installed \${pinned[*]}"
 else
   echo "hakube: ${names} already at $want"
 fi
 ${CRICTL_NOTE}
 if ! command -v crictl >/dev/null 2>&1; then
-  apt_get install cri-tools
+  apt_get install --no-install-recommends cri-tools
   echo "hakube: installed cri-tools ($(crictl --version))"
 fi
 apt-mark hold ${names} >/dev/null

@@ -35,7 +35,8 @@ flock -w 900 9 || { echo "hakube: waited 15 min for another package install on t
 }
 
 /**
- * Install packages that are missing, holding the host-wide hakube package lock (several steps of one plan may run
+ * Install packages that are missing (without their Recommends: runc's recommended criu alone drags in python3,
+ * a minute and a half of a 2-core host), holding the host-wide hakube package lock (several steps of one plan may run
  * on the same host at once) and waiting for any other apt/dpkg user. `missingTest` is a bash condition that is
  * true when the install is needed; nothing runs otherwise.
  */
@@ -47,7 +48,7 @@ export function renderPackageInstall(packages: PackageSet, missingTest: string):
   if command -v apt-get >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
     ${renderAptUpdate('    ')}
-    apt-get -q -y -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 install ${apt}
+    apt-get -q -y -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 install --no-install-recommends ${apt}
 ${
   dnf
     ? `  elif command -v dnf >/dev/null 2>&1; then
