@@ -71,7 +71,7 @@ export async function runDemo(projectDir: string = process.cwd()): Promise<numbe
 }
 
 /** Terraform or OpenTofu as found; on a machine with neither, OpenTofu built from its Go module (cached). */
-async function demoEngine(): Promise<Engine> {
+export async function demoEngine(): Promise<Engine> {
   const found = findEngine();
   if (found) return found;
   console.error('hakube demo: neither terraform nor tofu is on the PATH: building OpenTofu from its Go module');

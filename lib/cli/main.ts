@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { labInventoryPath } from '../lab/index.js';
 import { BUILD_USAGE, buildCommand } from './build.js';
 import { runDemo } from './demo.js';
+import { runKubernetesDemo } from './demo-kubernetes.js';
 import { HOSTS_USAGE, hostsCommand } from './hosts.js';
 import { STATUS_USAGE, statusCommand } from './status.js';
 import { IDENTITIES_USAGE, identitiesCommand } from './identities.js';
@@ -23,6 +24,15 @@ interface Verb {
   /** Run with the arguments after the verb; resolves to the exit code. */
   readonly run: (args: readonly string[]) => Promise<number>;
 }
+
+const DEMO_USAGE = `usage: hakube demo [kubernetes]
+
+Run from the project root as root.
+  hakube demo             the quick one: boots 3 lab hosts, \`cdktf deploy\` of main.ts (a 3-member TLS etcd
+                          cluster behind a haproxy + keepalived VIP), prints etcd health
+  hakube demo kubernetes  the full cluster: boots 6 lab hosts served by the lab's Kubernetes site, \`cdktf deploy\`
+                          of lab-cluster.ts (seed 003: 3 masters with haproxy + keepalived and a VIP, stacked etcd,
+                          3 workers), waits for every node Ready, shows nodes and kube-system pods through the VIP`;
 
 const VERBS: Readonly<Record<string, Verb>> = {
   lab: { summary: 'run local lab hosts to deploy to (up, down, status, power)', usage: LAB_USAGE, run: labCommand },
@@ -39,11 +49,12 @@ const VERBS: Readonly<Record<string, Verb>> = {
   status: { summary: 'run the read-only checks of the synthesized stacks now (hosts, etcd health, VIPs)', usage: STATUS_USAGE, run: statusCommand },
   build: { summary: 'build pinned tools from their Go modules into the machine-wide cache (opentofu, kubernetes, etcd, coredns, cni-plugins, crictl, flannel, pause, all)', usage: BUILD_USAGE, run: (args) => buildCommand(args) },
   demo: {
-    summary: 'lab up, then cdktf deploy the root app (3-member TLS etcd behind a VIP) and print its health',
-    usage: 'usage: hakube demo\n\nRun from the project root as root: boots the local lab (3 hosts), runs `cdktf deploy` of main.ts, prints etcd health.',
+    summary: 'lab up, then cdktf deploy a demo: etcd behind a VIP (quick), or `demo kubernetes` (an HA cluster, seed 003)',
+    usage: DEMO_USAGE,
     run: async (args) => {
-      if (args.length > 0) throw new UsageError(`unexpected arguments: ${args.join(' ')}`);
-      return runDemo();
+      if (args.length === 0) return runDemo();
+      if (args.length === 1 && args[0] === 'kubernetes') return (await runKubernetesDemo()).ok ? 0 : 1;
+      throw new UsageError(`unexpected arguments: ${args.join(' ')}`);
     },
   },
 };
