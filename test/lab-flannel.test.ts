@@ -43,6 +43,16 @@ describe('the lab flannel manifest', () => {
     expect(pod.containers[0]!.args).toEqual(['--ip-masq', '--kube-subnet-mgr', '--iface=eth0']);
   });
 
+  it('points flanneld at the cluster endpoint when given, not at the kubernetes Service kube-proxy has yet to program', () => {
+    const envOf = (m: string) => {
+      const ds = (yaml.loadAll(m) as Doc[]).find((d) => d.kind === 'DaemonSet') as Doc & { spec: { template: { spec: { containers: Array<{ env: Array<{ name: string; value?: string }> }> } } } };
+      return Object.fromEntries(ds.spec.template.spec.containers[0]!.env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
+    };
+    expect(envOf(labFlannelManifest({ image: 'f:1', podSubnet: '10.244.0.0/16', apiServer: '10.77.0.100:8443' }))).toEqual({ KUBERNETES_SERVICE_HOST: '10.77.0.100', KUBERNETES_SERVICE_PORT: '8443' });
+    expect(envOf(manifest)).toEqual({});
+    expect(() => labFlannelManifest({ image: 'f:1', podSubnet: '10.244.0.0/16', apiServer: '10.77.0.100' })).toThrow(/"10\.77\.0\.100" is not host:port/);
+  });
+
   it('sidecar script passes shellcheck as POSIX sh (the image has busybox, not bash)', () => {
     const dir = tempDir('hakube-flannel-sh-');
     writeFileSync(join(dir, 'sidecar.sh'), cniConfigScript());

@@ -4,6 +4,7 @@ import { request } from 'node:http';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { LAB_PATH, sleep } from '../lab/exec.js';
+import { canConnect } from '../lab/network.js';
 import { procAlive, procArgs, signal, waitForExit } from '../lab/proc.js';
 import { AirgapError, run } from './exec.js';
 
@@ -269,13 +270,9 @@ async function terminate(pid: number): Promise<void> {
   await waitForExit([pid], 5000);
 }
 
-/** Refuse to start a server on a port something already answers on. */
+/** Refuse to start a server on a port something already accepts connections on. */
 async function assertPortFree(listen: Listen, what: string): Promise<void> {
-  const answered = await httpStatus(`http://${hostPort(listen)}/`).then(
-    () => true,
-    (e: Error) => !/ECONNREFUSED/.test(e.message),
-  );
-  if (answered) throw new AirgapError(`${what}: ${hostPort(listen)} is taken by another process`);
+  if (await canConnect(listen.address, listen.port)) throw new AirgapError(`${what}: ${hostPort(listen)} is taken by another process (it accepts connections)`);
 }
 
 /**

@@ -25,11 +25,13 @@ export const CLUSTER_DEMO_HOSTS = 6;
 
 /**
  * Seed 003 on lab hosts: the first three hosts are masters carrying haproxy (8443) and keepalived with the VIP,
- * stacked etcd; the rest are workers; everything from the lab's site (`labClusterSettings`).
+ * stacked etcd; the rest are workers; everything from the lab's site (`labClusterSettings`). Secrets go to
+ * `options.secretsDir` (default `.hakube/lab-cluster`).
  */
-export function labClusterTopology(scope: Construct, masters: Host[], workers: Host[], projectDir?: string): HaCluster {
+export function labClusterTopology(scope: Construct, masters: Host[], workers: Host[], options: { projectDir?: string; secretsDir?: string } = {}): HaCluster {
   return new HaCluster(scope, CLUSTER_DEMO_STACK, {
-    ...labClusterSettings(projectDir),
+    ...labClusterSettings(options.projectDir, `${CLUSTER_DEMO_VIP}:${CLUSTER_DEMO_PORT}`),
+    ...(options.secretsDir ? { secretsDir: options.secretsDir } : {}),
     controlPlane: masters,
     workers,
     endpoint: {
@@ -70,7 +72,7 @@ export async function runKubernetesDemo(options: KubernetesDemoOptions = {}): Pr
   const projectDir = options.projectDir ?? process.cwd();
   const engine = await demoEngine();
   await labUp({ hosts: options.labHosts ?? CLUSTER_DEMO_HOSTS, kubernetes: true, projectDir });
-  retireStaleState(projectDir);
+  retireStaleState(statePath(projectDir), readState()?.startedAt);
   const kubeconfig = join(projectDir, '.hakube', CLUSTER_DEMO_STACK, 'kubernetes', 'admin.conf');
   say(`deploying seed 003 (3 masters with haproxy + keepalived on ${CLUSTER_DEMO_VIP}:${CLUSTER_DEMO_PORT}, stacked etcd, workers) with cdktf deploy (${engine.version}); a first deploy takes minutes`, 'demo');
   const started = Date.now();
@@ -84,7 +86,7 @@ export async function runKubernetesDemo(options: KubernetesDemoOptions = {}): Pr
     say(`cdktf deploy failed (exit ${deploy.status}) after ${deploySeconds.toFixed(0)} s; deploy again to finish from where it stopped`, 'demo');
     return { ok: false, deploySeconds, readySeconds: NaN, kubeconfig };
   }
-  recordLab(projectDir);
+  recordLab(statePath(projectDir), readState()?.startedAt);
   say(`deployed in ${deploySeconds.toFixed(0)} s; waiting for every node to be Ready (kubectl through the VIP, ${kubeconfig})`, 'demo');
   const kubectl = operatorKubectl(kubeconfig);
   const ready = await waitForReadyNodes(kubectl, 300);
@@ -136,22 +138,22 @@ function statePath(projectDir: string): string {
   return join(projectDir, `terraform.${CLUSTER_DEMO_STACK}.tfstate`);
 }
 
-/** Records which lab (its start time) the state describes. */
-function recordLab(projectDir: string): void {
-  const lab = readState();
-  if (lab) writeFileSync(`${statePath(projectDir)}.lab`, `${lab.startedAt}\n`);
+/** Records which lab (its start time) the state file describes, beside it (`<state>.lab`). */
+export function recordLab(state: string, labStartedAt: string | undefined): void {
+  if (labStartedAt) writeFileSync(`${state}.lab`, `${labStartedAt}\n`);
 }
 
 /**
  * State written for an earlier lab describes hosts that are gone: `lab down` + `up` gives blank hosts, which
- * Terraform would report as "No changes". Such a state is moved aside (kept, renamed) so the deploy starts over.
+ * Terraform would report as "No changes". Such a state (or one without a record) is moved aside to
+ * `<state>.previous-lab` so the deploy starts over; returns whether it was.
  */
-function retireStaleState(projectDir: string): void {
-  const state = statePath(projectDir);
-  if (!existsSync(state)) return;
+export function retireStaleState(state: string, labStartedAt: string | undefined): boolean {
+  if (!existsSync(state)) return false;
   const recorded = existsSync(`${state}.lab`) ? readFileSync(`${state}.lab`, 'utf8').trim() : undefined;
-  if (recorded !== undefined && recorded === readState()?.startedAt) return;
+  if (recorded !== undefined && recorded === labStartedAt) return false;
   const aside = `${state}.previous-lab`;
   renameSync(state, aside);
   say(`${state} described an earlier lab's hosts: moved to ${aside}; deploying from scratch`, 'demo');
+  return true;
 }

@@ -1,3 +1,4 @@
+import { isHostname, isIpAddress, isPort } from '../validate.js';
 import yaml from 'js-yaml';
 
 /**
@@ -16,6 +17,13 @@ export interface LabFlannelOptions {
   readonly podSubnet: string;
   /** Interface flanneld uses between nodes. @default the interface of the default route */
   readonly iface?: string;
+  /**
+   * The API servers' endpoint (`host:port`, e.g. the cluster's VIP) flanneld talks to instead of the `kubernetes`
+   * Service: the Service's address works only once kube-proxy programmed it on the node, and until then flanneld
+   * exits ("dial tcp 10.96.0.1:443") and waits out a growing restart back-off with the node NotReady.
+   * @default the `kubernetes` Service
+   */
+  readonly apiServer?: string;
 }
 
 /** Namespace of the lab's flannel. */
@@ -50,6 +58,19 @@ while true; do
   sleep 5
 done
 `;
+}
+
+/** client-go's in-cluster address variables, pointing at `host:port`. */
+function apiServerEnv(apiServer: string | undefined): Array<{ name: string; value: string }> {
+  if (apiServer === undefined) return [];
+  const match = /^(.+):(\d+)$/.exec(apiServer);
+  if (!match || !isPort(Number(match[2])) || (!isIpAddress(match[1]) && !isHostname(match[1]))) {
+    throw new Error(`lab flannel: apiServer ${JSON.stringify(apiServer)} is not host:port`);
+  }
+  return [
+    { name: 'KUBERNETES_SERVICE_HOST', value: match[1] },
+    { name: 'KUBERNETES_SERVICE_PORT', value: match[2] },
+  ];
 }
 
 /** The manifest (namespace, RBAC, config, DaemonSet) as one YAML stream. Pure. */
@@ -104,6 +125,7 @@ export function labFlannelManifest(o: LabFlannelOptions): string {
                 env: [
                   { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                   { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+                  ...apiServerEnv(o.apiServer),
                 ],
                 resources: { requests: { cpu: '50m', memory: '32Mi' } },
                 securityContext: { privileged: false, capabilities: { add: ['NET_ADMIN', 'NET_RAW'] } },

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
 import { LAB_BRIDGE, LAB_GATEWAY, LAB_PREFIX_LENGTH, type LabHostSpec } from './config.js';
 import { LabError, run, tryRun } from './exec.js';
 
@@ -93,4 +94,14 @@ export function removeHostNetwork(netns: string): void {
 /** Delete the bridge. */
 export function removeBridge(): void {
   if (linkExists(LAB_BRIDGE)) tryIp('link', 'del', LAB_BRIDGE);
+}
+
+/** Whether a TCP connection to `host:port` opens within a second: something listens there. */
+export function canConnect(host: string, port: number): Promise<boolean> {
+  return new Promise((resolvePromise) => {
+    const socket = connect({ host, port });
+    socket.setTimeout(1000, () => (socket.destroy(), resolvePromise(false)));
+    socket.once('connect', () => (socket.destroy(), resolvePromise(true)));
+    socket.once('error', () => resolvePromise(false));
+  });
 }

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { connect } from 'node:net';
+import { canConnect } from './network.js';
 import { join } from 'node:path';
 import { LAB_GATEWAY, LAB_PROXY_CACHE_DIR, LAB_PROXY_PORT, LAB_PROXY_RUN_DIR, LAB_SUITE } from './config.js';
 import { LAB_PATH, LabError, sleep } from './exec.js';
@@ -86,15 +86,6 @@ async function waitForListen(pid: number): Promise<void> {
     await sleep(100);
   }
   throw new LabError(`apt-cacher-ng does not listen on ${LAB_GATEWAY}:${LAB_PROXY_PORT}: ${logTail()}`);
-}
-
-function canConnect(host: string, port: number): Promise<boolean> {
-  return new Promise((resolvePromise) => {
-    const socket = connect({ host, port });
-    socket.setTimeout(1000, () => (socket.destroy(), resolvePromise(false)));
-    socket.once('connect', () => (socket.destroy(), resolvePromise(true)));
-    socket.once('error', () => resolvePromise(false));
-  });
 }
 
 /** Fetch the archive's Release file through the proxy, so a proxy that cannot reach the mirror fails `up` early. */

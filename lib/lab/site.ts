@@ -109,12 +109,14 @@ export interface LabClusterSettings {
 
 /**
  * Settings for `HaCluster`/`ControlPlane` on lab hosts; writes the flannel manifest to
- * `<projectDir>/.hakube/lab/flannel.yaml`.
+ * `<projectDir>/.hakube/lab/flannel.yaml`, or `flannel-<host>-<port>.yaml` when flanneld is pointed at `apiServer`
+ * (the cluster endpoint, `host:port`: see `LabFlannelOptions.apiServer`).
  */
-export function labClusterSettings(projectDir?: string): LabClusterSettings {
-  const manifest = join(labPaths(projectDir).labDir, 'flannel.yaml');
+export function labClusterSettings(projectDir?: string, apiServer?: string): LabClusterSettings {
+  const name = apiServer === undefined ? 'flannel.yaml' : `flannel-${apiServer.replace(/[^a-z0-9.]+/gi, '-')}.yaml`;
+  const manifest = join(labPaths(projectDir).labDir, name);
   mkdirSync(dirname(manifest), { recursive: true });
-  writeFileSync(manifest, labFlannelManifest({ image: LAB_FLANNEL_IMAGE, podSubnet: LAB_POD_SUBNET }));
+  writeFileSync(manifest, labFlannelManifest({ image: LAB_FLANNEL_IMAGE, podSubnet: LAB_POD_SUBNET, apiServer }));
   return {
     kubernetesVersion: LAB_KUBERNETES_VERSION,
     imageMirror: { repository: LAB_IMAGE_REPOSITORY, plainHttp: true },
