@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { LabHostSpec } from './config.js';
 import { LabError, tryRun } from './exec.js';
@@ -15,8 +15,15 @@ import { sh } from '../shell.js';
  *   keys (so kubelet writes nothing to the machine's kernel; `kernel.panic*` stay as the machine has them),
  * - `/dev/kmsg` for kubelet's OOM watcher: a link to the host's console (the machine's log is restricted),
  * - containerd's state on a bind mount of a machine directory (its overlay snapshotter cannot use the host's own
- *   overlay root as an upper dir), the keyring syscalls runc uses, and the capabilities kubelet needs.
+ *   overlay root as an upper dir), the keyring syscalls runc uses, and the capabilities kubelet needs,
+ * - fewer inotify instances: every host's root is the machine's root user, and the kernel allows that user 128
+ *   inotify instances in all (`user.max_inotify_instances`, not ours to raise). A Kubernetes node takes about 14
+ *   (kubelet 6, systemd 5, containerd, kube-proxy…), a master about 25; the login consoles and logind the lab never
+ *   uses are masked (2 per host), and a lab runs at most 6 Kubernetes nodes and 3 more small hosts at once.
  */
+
+/** Units a lab host never needs that each hold an inotify instance (logins are over ssh, as root). */
+export const HOST_MASKED_UNITS = ['console-getty.service', 'systemd-logind.service'] as const;
 
 /** `/proc/sys` keys kubelet 1.34 sets at start unless they already hold these values (`setupKernelTunables`). */
 export const KUBELET_PROC_SYS: Readonly<Record<string, string>> = {
@@ -55,6 +62,12 @@ export function writeContainerSupport(spec: LabHostSpec): void {
     writeFileSync(target, content, { mode: 0o644 });
   };
   write('/etc/tmpfiles.d/hakube-lab-kmsg.conf', kmsgTmpfiles());
+  for (const unit of HOST_MASKED_UNITS) {
+    const link = join(spec.root, 'etc/systemd/system', unit);
+    mkdirSync(dirname(link), { recursive: true });
+    rmSync(link, { force: true });
+    symlinkSync('/dev/null', link);
+  }
   for (const [key, value] of Object.entries(KUBELET_PROC_SYS)) write(`${HOST_PROC_SYS_DIR}/${key.replace('/', '.')}`, `${value}\n`);
   mkdirSync(spec.containerdDir, { recursive: true, mode: 0o711 });
 }
