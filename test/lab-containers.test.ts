@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { cgroupHierarchies, hostCgroupDirs, labCgroupBasesOf, parseProcCgroup } from '../lib/lab/cgroups.js';
 import { labHostSpec } from '../lib/lab/config.js';
-import { containerNspawnArgs, containerSupportScript, kmsgTmpfiles } from '../lib/lab/containers.js';
+import { HOST_MASKED_UNITS, containerNspawnArgs, containerSupportScript, kmsgTmpfiles, writeContainerSupport } from '../lib/lab/containers.js';
+import { readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from './fixtures.js';
 import { nspawnArgs } from '../lib/lab/host.js';
 import { parseMounts } from '../lib/lab/mounts.js';
 
@@ -69,6 +72,15 @@ describe('lab hosts that run containers', () => {
     // never a capability that reaches the machine's clock or its kernel log
     for (const cap of ['CAP_SYS_TIME', 'CAP_SYSLOG', 'CAP_SYS_MODULE']) expect(caps).not.toContain(cap);
     expect(containerNspawnArgs(spec).every((a) => args.includes(a))).toBe(true);
+  });
+
+  it('masks the console getty and logind (inotify instances the machine root shares with every host), again on a second write', () => {
+    const dir = tempDir();
+    const host = { ...spec, root: join(dir, 'root'), containerdDir: join(dir, 'containerd') };
+    writeContainerSupport(host);
+    writeContainerSupport(host);
+    expect([...HOST_MASKED_UNITS]).toEqual(['console-getty.service', 'systemd-logind.service']);
+    for (const unit of HOST_MASKED_UNITS) expect(readlinkSync(join(host.root, 'etc/systemd/system', unit))).toBe('/dev/null');
   });
 
   it('links /dev/kmsg to the console at boot', () => {
