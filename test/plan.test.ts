@@ -123,9 +123,15 @@ describe('Plan', () => {
     expect(failed.status).toBe(1);
     expect(failed.stderr).toBe('hakube: step x/a failed on node-1 (exit 1); the deploy marks it for a re-run: fix the cause, then deploy again to finish from here\n');
     expect(existsSync(stage)).toBe(false);
+    // a body hands its own temporary paths to the prologue's cleanup instead of setting a trap (which would replace it)
+    mkdirSync(stage);
+    const own = run('tmp=$(mktemp -d); HAKUBE_CLEANUP+=("$tmp"); echo "$tmp"');
+    expect(own.status).toBe(0);
+    expect(existsSync(own.stdout.trim())).toBe(false);
+    expect(existsSync(stage)).toBe(false);
     // each run left a line in the host's step log: id, start, end, exit status
     const entries = parseStepLog(readFileSync(stepLog, 'utf8'));
-    expect(entries.map((e) => [e.id, e.exitStatus])).toEqual([['x/a', 0], ['x/a', 1]]);
+    expect(entries.map((e) => [e.id, e.exitStatus])).toEqual([['x/a', 0], ['x/a', 1], ['x/a', 0]]);
     for (const e of entries) expect(e.ended).toBeGreaterThanOrEqual(e.started);
     expect(Math.abs(entries[0].started - Date.now() / 1000)).toBeLessThan(60);
   });

@@ -166,7 +166,7 @@ function renderReleaseInstall(source: Extract<EtcdInstallSource, { from: 'releas
     exit 1
   fi
   tmp=$(mktemp -d)
-  trap 'rm -rf -- "$tmp" "$STAGE"' EXIT
+  HAKUBE_CLEANUP+=("$tmp")
   if command -v curl >/dev/null 2>&1; then
     curl -fsSL --retry 3 -o "$tmp/etcd.tar.gz" ${sh(url)}
   else

@@ -759,7 +759,7 @@ source_line=${sh(renderKubernetesAptSource(p.repoUrl).trimEnd())}
 if [ ! -s "$keyring" ] || [ "$(cat "$source_list" 2>/dev/null)" != "$source_line" ]; then
 ${indent(renderPackageInstall({ apt: ['curl', 'gpg', 'ca-certificates'] }, '! command -v curl >/dev/null 2>&1 || ! command -v gpg >/dev/null 2>&1'))}
   tmp=$(mktemp -d)
-  trap 'rm -rf -- "$tmp" "$STAGE"' EXIT
+  HAKUBE_CLEANUP+=("$tmp")
   curl -fsSL --retry 3${proxy} -o "$tmp/Release.key" "\${repo_url}Release.key"
   gpg --batch --homedir "$tmp" --dearmor -o "$tmp/keyring.gpg" "$tmp/Release.key"
   install -d -m 0755 "$(dirname "$keyring")"

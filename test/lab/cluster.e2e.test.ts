@@ -249,7 +249,8 @@ describe('seed 003 on the lab: 3 masters with haproxy + keepalived and a VIP, st
           template: {
             metadata: { labels },
             spec: {
-              topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: labels } }],
+              // the masters' taint keeps them out of the spread (by default tainted nodes count, with 0 pods each)
+              topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', nodeTaintsPolicy: 'Honor', labelSelector: { matchLabels: labels } }],
               containers: [{ name: 'httpd', image, ports: [{ containerPort: TEST_HTTPD_PORT }], readinessProbe: { httpGet: { path: '/', port: TEST_HTTPD_PORT }, periodSeconds: 2 } }],
             },
           },
