@@ -247,6 +247,7 @@ export class ControlPlane extends Construct implements PlanContributor {
     this.etcd = props.etcd ?? 'stacked';
     if (this.etcd !== 'stacked' && !(this.etcd instanceof EtcdCluster)) fail(where, 'etcd', String(this.etcd), 'must be "stacked" or an EtcdCluster');
     this.node.addValidation({ validate: () => this.etcdConflicts() });
+    if (this.etcd instanceof EtcdCluster) this.checkExternalEtcdVersion(this.etcd);
 
     // CNI
     const plugin = props.cni?.plugin ?? 'flannel';
@@ -469,6 +470,23 @@ export class ControlPlane extends Construct implements PlanContributor {
       { path: `${KUBEADM_PKI_DIR}/apiserver-etcd-client.crt`, mode: '0644', secret: client.certificate },
       { path: `${KUBEADM_PKI_DIR}/apiserver-etcd-client.key`, mode: '0600', secret: client.key },
     ];
+  }
+
+  /**
+   * kubeadm's preflight refuses an external etcd older than its `MinExternalEtcdVersion` (3.5.24 for kubeadm
+   * v1.34.12, 3.5.x for every supported minor). A release below 3.5 is an error; the distribution's package is a
+   * warning, since its version is only known on the host — Debian 12's etcd-server is 3.4.23, which kubeadm refuses.
+   */
+  private checkExternalEtcdVersion(etcd: EtcdCluster): void {
+    const install = etcd.install;
+    if (install.from === 'distro') {
+      addWarning(this, `external etcd ${etcd.node.path} installs the distribution's etcd (3.4.23 on Debian 12), which kubeadm's preflight refuses (v1.34.12 wants 3.5.24 or newer): give it install: { from: 'release', version: '3.6.5', sha256: … }`);
+      return;
+    }
+    const [major, minor] = install.version.split('.').map(Number);
+    if (major < 3 || (major === 3 && minor < 5)) {
+      fail(this.where, 'etcd', `${etcd.node.path} (etcd ${install.version})`, `is older than 3.5, which kubeadm's preflight refuses for an external etcd (v1.34.12 wants 3.5.24 or newer): install a 3.5 or 3.6 release`);
+    }
   }
 
   /** Stacked etcd listens on 2379/2380 of every control-plane host: no EtcdCluster may share those hosts. */

@@ -128,6 +128,17 @@ describe('HaCluster: seed 003 (stacked etcd, haproxy + keepalived on the masters
 });
 
 describe('HaCluster: seed 001 (external etcd)', () => {
+  it('warns that the distribution\'s etcd is too old for kubeadm, refuses a release older than 3.5, and takes a 3.6 release quietly', async () => {
+    const distro = await Plan.of(cluster({ etcd: { hosts: etcdHosts } }).scope);
+    expect(distro.warnings).toEqual([expect.stringMatching(/external etcd app\/prod\/etcd installs the distribution's etcd \(3\.4\.23 on Debian 12\), which kubeadm's preflight refuses .*install: \{ from: 'release'/)]);
+    const sha256 = 'a'.repeat(64);
+    expect(() => cluster({ etcd: { hosts: etcdHosts, install: { from: 'release', version: '3.4.23', sha256 } } })).toThrow(
+      /ControlPlane app\/prod\/control-plane: etcd "app\/prod\/etcd \(etcd 3\.4\.23\)" is older than 3\.5/,
+    );
+    const release = await Plan.of(cluster({ etcd: { hosts: etcdHosts, install: { from: 'release', version: '3.6.5', sha256 } } }).scope);
+    expect(release.warnings).toEqual([]);
+  });
+
   it('points the API servers at every etcd member with a client certificate, after etcd is healthy', async () => {
     const { scope, ha } = cluster({ etcd: { hosts: etcdHosts } });
     const plan = await Plan.of(scope);
