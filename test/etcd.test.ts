@@ -210,6 +210,8 @@ describe('EtcdCluster rendering', () => {
     expect(script).toContain('https://mirror.internal/etcd/v3.5.17/etcd-v3.5.17-linux-amd64.tar.gz');
     expect(script).toContain(`${sha256}  `);
     expect(script).toContain('sha256sum -c');
+    // a minimal host has neither curl nor wget (the lab's hosts): curl is installed first
+    expect(script).toMatch(/if ! command -v curl >\/dev\/null 2>&1 && ! command -v wget >\/dev\/null 2>&1; then[\s\S]*install --no-install-recommends curl ca-certificates[\s\S]*curl -fsSL/);
     expect(plan.step('etcd-etcd/node-1/configure').files.find((f) => f.path.endsWith('.service'))!.content).toContain('ExecStart=/usr/local/bin/etcd');
   });
 

@@ -165,6 +165,7 @@ function renderReleaseInstall(source: Extract<EtcdInstallSource, { from: 'releas
     echo "hakube: this host is $(uname -m), the etcd release is for ${arch}" >&2
     exit 1
   fi
+  ${renderPackageInstall({ apt: ['curl', 'ca-certificates'], dnf: ['curl'] }, '! command -v curl >/dev/null 2>&1 && ! command -v wget >/dev/null 2>&1').replace(/\n/g, '\n  ')}
   tmp=$(mktemp -d)
   HAKUBE_CLEANUP+=("$tmp")
   if command -v curl >/dev/null 2>&1; then
