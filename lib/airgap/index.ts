@@ -147,6 +147,8 @@ export interface ServeSiteOptions {
   readonly repository?: string;
   /** Also run the site's resolver (`renderCorefile`) with this CoreDNS binary on this address. @default no resolver */
   readonly dns?: { readonly listen: Listen; readonly corednsBinary: string };
+  /** Also serve this directory of release downloads (e.g. etcd's tarballs, laid out as upstream's) on this address. @default none */
+  readonly releases?: { readonly listen: Listen; readonly dir: string };
 }
 
 /** A served site: what hosts are configured with, and the processes to stop. */
@@ -161,6 +163,8 @@ export interface ServedSite {
   readonly registryServer: Server;
   /** The site's resolver, when `dns` was given: hosts name its address in /etc/resolv.conf. */
   readonly dnsServer?: Server;
+  /** The release downloads' server, when `releases` was given. */
+  readonly releaseServer?: Server;
 }
 
 /** Start the repository's HTTP server and the registry, push every image; on failure nothing is left running. */
@@ -169,10 +173,12 @@ export async function serveSite(options: ServeSiteOptions): Promise<ServedSite> 
   const aptServer = await startStaticServer({ root: options.site.aptRoot, listen: options.apt, runDir: join(options.runDir, 'apt') });
   let registryServer: Server | undefined;
   let dnsServer: Server | undefined;
+  let releaseServer: Server | undefined;
   try {
     registryServer = await startRegistry({ listen: options.registry, storageDir: options.registryStorageDir, runDir: join(options.runDir, 'registry') });
     const images = options.site.images.map((image) => pushImage({ layoutDir: image.layoutDir, tag: image.tag, registry: options.registry, repository, name: image.name }));
     if (options.dns) dnsServer = await startDnsServer({ binary: options.dns.corednsBinary, listen: options.dns.listen, runDir: join(options.runDir, 'dns') });
+    if (options.releases) releaseServer = await startStaticServer({ root: options.releases.dir, listen: options.releases.listen, runDir: join(options.runDir, 'releases') });
     return {
       kubernetesRepoBaseUrl: `http://${hostPort(options.apt)}/core:/stable:`,
       imageRepository: `${hostPort(options.registry)}/${repository}`,
@@ -180,16 +186,18 @@ export async function serveSite(options: ServeSiteOptions): Promise<ServedSite> 
       aptServer,
       registryServer,
       ...(dnsServer ? { dnsServer } : {}),
+      ...(releaseServer ? { releaseServer } : {}),
     };
   } catch (e) {
-    await stopSite({ aptServer, registryServer, dnsServer });
+    await stopSite({ aptServer, registryServer, dnsServer, releaseServer });
     throw e;
   }
 }
 
 /** The site's server processes that still run (described for a message); empty after `stopSite`. */
-export function runningSiteServers(served: Pick<ServedSite, 'aptServer' | 'registryServer' | 'dnsServer'>): string[] {
+export function runningSiteServers(served: Pick<ServedSite, 'aptServer' | 'registryServer' | 'dnsServer' | 'releaseServer'>): string[] {
   return [
+    ...(served.releaseServer && isOurStaticServer(served.releaseServer.pid, served.releaseServer.runDir) ? [`process ${served.releaseServer.pid} (release downloads server)`] : []),
     ...(served.dnsServer && isOurDnsServer(served.dnsServer.pid, served.dnsServer.runDir) ? [`process ${served.dnsServer.pid} (site resolver, coredns)`] : []),
     ...(isOurRegistry(served.registryServer.pid, served.registryServer.runDir) ? [`process ${served.registryServer.pid} (docker-registry)`] : []),
     ...(isOurStaticServer(served.aptServer.pid, served.aptServer.runDir) ? [`process ${served.aptServer.pid} (apt repository server)`] : []),
@@ -197,7 +205,8 @@ export function runningSiteServers(served: Pick<ServedSite, 'aptServer' | 'regis
 }
 
 /** Stop a served site's processes (each only when its PID still is the process started for it). */
-export async function stopSite(served: { aptServer: Server; registryServer?: Server; dnsServer?: Server }): Promise<void> {
+export async function stopSite(served: { aptServer: Server; registryServer?: Server; dnsServer?: Server; releaseServer?: Server }): Promise<void> {
+  if (served.releaseServer) await stopStaticServer(served.releaseServer);
   if (served.dnsServer) await stopDnsServer(served.dnsServer);
   if (served.registryServer) await stopRegistry(served.registryServer);
   await stopStaticServer(served.aptServer);

@@ -42,6 +42,8 @@ export {
   LAB_POD_SUBNET,
   LAB_REGISTRY_PORT,
   labClusterSettings,
+  labEtcdInstall,
+  LAB_ETCD_RELEASE_BASE_URL,
   type LabClusterSettings,
 } from './site.js';
 export { labSsh, labSshArgs } from './ssh.js';

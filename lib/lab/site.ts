@@ -1,9 +1,13 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { type ServedSite, type Site, buildSite, serveSite, stopSite } from '../airgap/index.js';
 import { artifactBinary } from '../airgap/artifacts.js';
 import { type LabArtifacts, buildLabArtifacts } from '../build/lab-artifacts.js';
 import { KUBERNETES_VERSION } from '../build/kubernetes.js';
+import { ETCD_VERSION } from '../build/etcd.js';
+import type { EtcdInstallSource } from '../render/etcd.js';
 import type { ImageMirror } from '../render/image-mirror.js';
 import type { KubeletConfigInput, KubeProxyConfigInput } from '../render/kubeadm.js';
 import { LAB_CACHE_DIR, LAB_GATEWAY, LAB_RUN_DIR, type LabHostSpec, labPaths } from './config.js';
@@ -29,6 +33,10 @@ export const LAB_KUBERNETES_REPO_BASE_URL = `http://${LAB_GATEWAY}:${LAB_APT_REP
 export const LAB_IMAGE_REPOSITORY = `${LAB_GATEWAY}:${LAB_REGISTRY_PORT}/k8s`;
 /** The public name of the flannel image the lab's manifest names (rewritten to the mirror by `imageMirror`). */
 export const LAB_FLANNEL_IMAGE = 'docker.io/flannel/flannel:v0.28.4';
+/** Port of the site's release downloads (etcd's tarball, laid out as upstream's: `<base>/v<version>/<name>.tar.gz`). */
+export const LAB_RELEASES_PORT = 8081;
+/** Base URL of etcd releases on the lab site (an `EtcdCluster` `install.baseUrl`). */
+export const LAB_ETCD_RELEASE_BASE_URL = `http://${LAB_GATEWAY}:${LAB_RELEASES_PORT}/etcd`;
 /** Port of the site's resolver on the bridge address (every lab host's nameserver). */
 export const LAB_DNS_PORT = 53;
 /** Pod network of lab clusters (kubeadm's `podSubnet`, flannel's network). */
@@ -55,9 +63,11 @@ export async function buildLabSite(): Promise<LabSite> {
   return { site, artifacts };
 }
 
-/** Serve a built site on the bridge address (the bridge must exist), with its resolver. */
+/** Serve a built site on the bridge address (the bridge must exist), with its resolver and etcd's release tarball. */
 export async function serveLabSite({ site, artifacts }: LabSite): Promise<ServedSite> {
-  return step(`serving the site on ${LAB_GATEWAY} (apt :${LAB_APT_REPO_PORT}, registry :${LAB_REGISTRY_PORT}, dns :${LAB_DNS_PORT})`, () =>
+  const releases = join(SITE_RUN_DIR, 'releases-root');
+  writeEtcdRelease(artifacts, join(releases, 'etcd'));
+  return step(`serving the site on ${LAB_GATEWAY} (apt :${LAB_APT_REPO_PORT}, registry :${LAB_REGISTRY_PORT}, dns :${LAB_DNS_PORT}, releases :${LAB_RELEASES_PORT})`, () =>
     serveSite({
       site,
       runDir: SITE_RUN_DIR,
@@ -65,8 +75,40 @@ export async function serveLabSite({ site, artifacts }: LabSite): Promise<Served
       registry: { address: LAB_GATEWAY, port: LAB_REGISTRY_PORT },
       registryStorageDir: REGISTRY_STORAGE_DIR,
       dns: { listen: { address: LAB_GATEWAY, port: LAB_DNS_PORT }, corednsBinary: artifactBinary(artifacts, 'coredns', 'coredns') },
+      releases: { listen: { address: LAB_GATEWAY, port: LAB_RELEASES_PORT }, dir: releases },
     }),
   );
+}
+
+/** etcd's release tarball name for a version (upstream's: `etcd-v<version>-linux-amd64`). */
+function etcdReleaseName(version: string): string {
+  return `etcd-v${version}-linux-amd64`;
+}
+
+/**
+ * etcd's release tarball from the built binaries, laid out as upstream's (`v<version>/etcd-v<version>-linux-amd64.tar.gz`
+ * holding `etcd-v<version>-linux-amd64/{etcd,etcdctl,etcdutl}`), written reproducibly (sorted, mtime 0, root-owned).
+ */
+function writeEtcdRelease(artifacts: LabArtifacts, dir: string): void {
+  const name = etcdReleaseName(ETCD_VERSION);
+  const staging = join(dir, 'staging', name);
+  rmSync(join(dir, 'staging'), { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  for (const bin of ['etcd', 'etcdctl', 'etcdutl']) copyFileSync(artifactBinary(artifacts, 'etcd', bin), join(staging, bin));
+  const target = join(dir, `v${ETCD_VERSION}`, `${name}.tar.gz`);
+  mkdirSync(dirname(target), { recursive: true });
+  execFileSync('sh', ['-c', 'tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$1" -cf - "$2" | gzip -n > "$3"', 'sh', join(dir, 'staging'), name, target]);
+  rmSync(join(dir, 'staging'), { recursive: true, force: true });
+}
+
+/**
+ * `EtcdCluster.install` for an external etcd on lab hosts: the etcd the lab built (kubeadm refuses Debian's 3.4),
+ * as a release tarball from the running lab's site. Needs the lab up with `--kubernetes`.
+ */
+export function labEtcdInstall(): EtcdInstallSource {
+  const file = join(SITE_RUN_DIR, 'releases-root', 'etcd', `v${ETCD_VERSION}`, `${etcdReleaseName(ETCD_VERSION)}.tar.gz`);
+  if (!existsSync(file)) throw new Error(`the lab site serves no etcd release (${file} is missing): run \`hakube lab up --kubernetes\` first`);
+  return { from: 'release', version: ETCD_VERSION, sha256: createHash('sha256').update(readFileSync(file)).digest('hex'), baseUrl: LAB_ETCD_RELEASE_BASE_URL };
 }
 
 /** Stop the site's servers. */

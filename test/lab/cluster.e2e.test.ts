@@ -26,7 +26,7 @@ import {
 } from '../../lib/cli/demo-kubernetes.js';
 import { engineEnv, findEngine } from '../../lib/engine.js';
 import { Inventory } from '../../lib/inventory.js';
-import { labClusterSettings, labDown, labInventoryPath, labPower, labUp, readState } from '../../lib/lab/index.js';
+import { labClusterSettings, labDown, labEtcdInstall, labInventoryPath, labPower, labUp, readState } from '../../lib/lab/index.js';
 import { Plan } from '../../lib/plan/index.js';
 import { parseStepLog, STEP_LOG } from '../../lib/plan/step.js';
 import { tempDir } from '../fixtures.js';
@@ -414,7 +414,8 @@ describe('seed 001 on the lab: an external 3-member EtcdCluster, 3 masters behin
         controlPlane: SEED_001_MASTERS.map(host),
         workers: [host(SEED_001_WORKER)],
         endpoint: { vip: `${SEED_001_VIP}/24`, port: 8443, trackInterval: 1, trackFall: 2 },
-        etcd: { hosts: ETCD.map(host) },
+        // kubeadm refuses Debian's etcd 3.4.23 for an external etcd: the lab's etcd 3.6.5, from the site as a release
+        etcd: { hosts: ETCD.map(host), install: labEtcdInstall() },
         secretsDir: join(work, 'seed-001-secrets'),
       });
     });
