@@ -107,10 +107,15 @@ function registryConfigPath(runDir: string): string {
   return join(resolve(runDir), 'registry.yml');
 }
 
+/** True when `pid` runs `command` with the file `config` among its arguments (a server started by this code). */
+function runsWithConfig(pid: number, command: string, config: string): boolean {
+  const args = procArgs(pid);
+  return (args[0] ?? '').endsWith(command) && args.includes(config);
+}
+
 /** True when `pid` is the docker-registry started with `runDir`'s config. */
 export function isOurRegistry(pid: number, runDir: string): boolean {
-  const args = procArgs(pid);
-  return (args[0] ?? '').endsWith('docker-registry') && args.includes(registryConfigPath(runDir));
+  return runsWithConfig(pid, 'docker-registry', registryConfigPath(runDir));
 }
 
 /** Start docker-registry detached (config and log in `runDir`, blobs in `storageDir`), wait until `/v2/` answers. */
@@ -225,8 +230,7 @@ function corefilePath(runDir: string): string {
 
 /** True when `pid` is the CoreDNS started with `runDir`'s Corefile. */
 export function isOurDnsServer(pid: number, runDir: string): boolean {
-  const args = procArgs(pid);
-  return (args[0] ?? '').endsWith('coredns') && args.includes(corefilePath(runDir));
+  return runsWithConfig(pid, 'coredns', corefilePath(runDir));
 }
 
 /** Start CoreDNS (`binary`) detached as the site's resolver on `listen`; wait until it listens. */
