@@ -73,6 +73,8 @@ export async function runKubernetesDemo(options: KubernetesDemoOptions = {}): Pr
   const engine = await demoEngine();
   await labUp({ hosts: options.labHosts ?? CLUSTER_DEMO_HOSTS, kubernetes: true, projectDir });
   retireStaleState(statePath(projectDir), readState()?.startedAt);
+  // from here on the state describes this lab (also after a failed deploy, which a re-run finishes)
+  recordLab(statePath(projectDir), readState()?.startedAt);
   const kubeconfig = join(projectDir, '.hakube', CLUSTER_DEMO_STACK, 'kubernetes', 'admin.conf');
   say(`deploying seed 003 (3 masters with haproxy + keepalived on ${CLUSTER_DEMO_VIP}:${CLUSTER_DEMO_PORT}, stacked etcd, workers) with cdktf deploy (${engine.version}); a first deploy takes minutes`, 'demo');
   const started = Date.now();
@@ -86,7 +88,6 @@ export async function runKubernetesDemo(options: KubernetesDemoOptions = {}): Pr
     say(`cdktf deploy failed (exit ${deploy.status}) after ${deploySeconds.toFixed(0)} s; deploy again to finish from where it stopped`, 'demo');
     return { ok: false, deploySeconds, readySeconds: NaN, kubeconfig };
   }
-  recordLab(statePath(projectDir), readState()?.startedAt);
   say(`deployed in ${deploySeconds.toFixed(0)} s; waiting for every node to be Ready (kubectl through the VIP, ${kubeconfig})`, 'demo');
   const kubectl = operatorKubectl(kubeconfig);
   const ready = await waitForReadyNodes(kubectl, 300);
