@@ -5,6 +5,7 @@ import type { Construct } from 'constructs';
 import { HaCluster } from '../../constructs/ha-cluster.js';
 import { cachedLabArtifacts } from '../build/lab-artifacts.js';
 import { engineEnv } from '../engine.js';
+import { OPERATOR_KUBECONFIG_FILE } from '../pki/kubernetes.js';
 import type { Host } from '../inventory.js';
 import { labClusterSettings, labUp, readState } from '../lab/index.js';
 import { say } from '../lab/progress.js';
@@ -18,6 +19,8 @@ export const CLUSTER_DEMO_PORT = 8443;
 export const CLUSTER_DEMO_STACK = 'lab-cluster';
 /** The app `hakube demo kubernetes` deploys, relative to the project root. */
 export const CLUSTER_DEMO_APP = 'lab-cluster.ts';
+/** Secrets of the demo cluster, relative to the project (`HaCluster`'s default for its id). */
+export const CLUSTER_DEMO_SECRETS_DIR = `.hakube/${CLUSTER_DEMO_STACK}`;
 /** Where the app is synthesized (its own directory: the etcd demo's `cdktf.out` is left alone). */
 export const CLUSTER_DEMO_OUT = 'cdktf.out.lab-cluster';
 /** Hosts of the demo's lab: 3 masters and 3 workers. */
@@ -75,7 +78,7 @@ export async function runKubernetesDemo(options: KubernetesDemoOptions = {}): Pr
   retireStaleState(statePath(projectDir), readState()?.startedAt);
   // from here on the state describes this lab (also after a failed deploy, which a re-run finishes)
   recordLab(statePath(projectDir), readState()?.startedAt);
-  const kubeconfig = join(projectDir, '.hakube', CLUSTER_DEMO_STACK, 'kubernetes', 'admin.conf');
+  const kubeconfig = join(projectDir, CLUSTER_DEMO_SECRETS_DIR, OPERATOR_KUBECONFIG_FILE);
   say(`deploying seed 003 (3 masters with haproxy + keepalived on ${CLUSTER_DEMO_VIP}:${CLUSTER_DEMO_PORT}, stacked etcd, workers) with cdktf deploy (${engine.version}); a first deploy takes minutes`, 'demo');
   const started = Date.now();
   const deploy = spawnSync('npx', ['cdktf', 'deploy', '--auto-approve', '--app', `npx tsx ${CLUSTER_DEMO_APP}`, '--output', CLUSTER_DEMO_OUT, CLUSTER_DEMO_STACK], {
@@ -109,8 +112,9 @@ export function operatorKubectl(kubeconfig: string) {
   const artifacts = cachedLabArtifacts();
   if (!artifacts) throw new Error('the lab artifacts are not built: run `hakube build all`');
   const binary = join(artifacts.kubernetes, 'kubectl');
-  const run = (args: readonly string[], timeoutSeconds = 20) => {
-    const r = spawnSync(binary, [`--kubeconfig=${kubeconfig}`, `--request-timeout=${timeoutSeconds}s`, ...args], { encoding: 'utf8', timeout: (timeoutSeconds + 10) * 1000 });
+  /** Run kubectl with `args`; `input` goes to its standard input (e.g. `apply -f -`). */
+  const run = (args: readonly string[], timeoutSeconds = 20, input?: string) => {
+    const r = spawnSync(binary, [`--kubeconfig=${kubeconfig}`, `--request-timeout=${timeoutSeconds}s`, ...args], { encoding: 'utf8', input, timeout: (timeoutSeconds + 10) * 1000 });
     return { ok: r.status === 0, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
   };
   return Object.assign(run, { command: `${binary} --kubeconfig=${kubeconfig}` });

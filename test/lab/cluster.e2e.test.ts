@@ -18,6 +18,7 @@ import { TEST_HTTPD_NAME, TEST_HTTPD_PORT } from '../../lib/airgap/images.js';
 import {
   CLUSTER_DEMO_APP,
   CLUSTER_DEMO_OUT,
+  CLUSTER_DEMO_SECRETS_DIR,
   CLUSTER_DEMO_STACK,
   CLUSTER_DEMO_VIP,
   labClusterTopology,
@@ -28,6 +29,7 @@ import { engineEnv, findEngine } from '../../lib/engine.js';
 import { Inventory } from '../../lib/inventory.js';
 import { labClusterSettings, labDown, labEtcdInstall, labInventoryPath, labPower, labUp, readState } from '../../lib/lab/index.js';
 import { Plan } from '../../lib/plan/index.js';
+import { BOOTSTRAP_TOKEN_FILE } from '../../lib/pki/kubernetes.js';
 import { parseStepLog, STEP_LOG } from '../../lib/plan/step.js';
 import { tempDir } from '../fixtures.js';
 import { acquireLab, figure, onHost, projectDir, synthStack, terraform, until } from './helpers.js';
@@ -66,8 +68,8 @@ function k(...args: string[]): string {
 
 /** kubectl with a manifest on stdin. */
 function apply(manifest: object[]): void {
-  const r = spawnSync(kubectl.command.split(' ')[0], [kubectl.command.split(' ')[1], 'apply', '-f', '-'], { input: manifest.map((m) => yaml.dump(m)).join('---\n'), encoding: 'utf8' });
-  expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
+  const r = kubectl(['apply', '-f', '-'], 60, manifest.map((m) => yaml.dump(m)).join('---\n'));
+  expect(r.ok, `${r.stdout}${r.stderr}`).toBe(true);
 }
 
 async function on(host: string, command: string, timeoutMs = 60_000): Promise<string> {
@@ -365,7 +367,7 @@ describe('seed 003 on the lab: 3 masters with haproxy + keepalived and a VIP, st
   }, DRILL_TIMEOUT);
 
   it('grows by a worker after the bootstrap token was deleted: only the new host\'s steps and the token refresh run, and the node becomes Ready', async () => {
-    const token = readFileSync(join(projectDir, '.hakube', CLUSTER_DEMO_STACK, 'kubernetes', 'bootstrap-token'), 'utf8').trim();
+    const token = readFileSync(join(projectDir, CLUSTER_DEMO_SECRETS_DIR, BOOTSTRAP_TOKEN_FILE), 'utf8').trim();
     await on(MASTERS[0], `kubeadm token delete ${token.split('.')[0]} --kubeconfig=/etc/kubernetes/admin.conf`);
     synthDemo(hostsFile(6));
     const changes = plannedChanges();
@@ -480,7 +482,7 @@ function httpGet(url: string): Promise<string> {
 function demoPlan(): Promise<Plan> {
   const hosts = Inventory.fromYamlFile(hostsFile(5)).hosts;
   const stack = new TerraformStack(new App({ outdir: join(work, 'plan-out') }), CLUSTER_DEMO_STACK);
-  labClusterTopology(stack, hosts.slice(0, 3), hosts.slice(3), { projectDir, secretsDir: join(projectDir, '.hakube', CLUSTER_DEMO_STACK) });
+  labClusterTopology(stack, hosts.slice(0, 3), hosts.slice(3), { projectDir, secretsDir: join(projectDir, CLUSTER_DEMO_SECRETS_DIR) });
   return Plan.of(stack);
 }
 
