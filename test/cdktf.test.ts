@@ -7,7 +7,7 @@ import { EtcdCluster } from '../constructs/etcd-cluster.js';
 import { TerraformProvisioner, escapeTemplate, unescapeTemplate } from '../lib/backends/cdktf.js';
 import { Host } from '../lib/inventory.js';
 import { quietEnv } from '../lib/engine.js';
-import { Plan } from '../lib/plan/index.js';
+import { Plan, renderGroupRunner } from '../lib/plan/index.js';
 import { PLACEHOLDER_SECRETS_CONTEXT } from '../lib/pki/index.js';
 import { engineBinary, hosts, projectRoot, readTree, secretMarkers, tempDir } from './fixtures.js';
 
@@ -155,17 +155,97 @@ function synthExample(dir: string): string {
   return readFileSync(join(out, 'stacks', 'seed-003', 'cdk.tf.json'), 'utf8');
 }
 
+describe('TerraformProvisioner: stacks and per-host groups', () => {
+  /** Seed 003's shape: 3 masters with a VIP, `workers` workers, in an app of its own. */
+  async function cluster(workers: number, props: { maxHostsPerStack?: number; combine?: 'per-step' | 'per-host' } = {}) {
+    const { HaCluster } = await import('../constructs/ha-cluster.js');
+    const outdir = tempDir('hakube-cdktf-');
+    const app = new App({ outdir });
+    const stack = new TerraformStack(app, 'prod');
+    new HaCluster(stack, 'prod', { kubernetesVersion: '1.31.2', controlPlane: hosts(3, 'master', 21), workers: hosts(workers, 'node', 31), endpoint: { vip: '10.77.0.244/24' }, secretsDir: tempDir() });
+    const plan = await Plan.of(stack);
+    const provisioner = new TerraformProvisioner(stack, 'provision', { plan, ...props });
+    app.synth();
+    const stackJson = (name: string) => JSON.parse(readFileSync(join(outdir, 'stacks', name, 'cdk.tf.json'), 'utf8'));
+    return { plan, provisioner, outdir, stackJson, manifest: JSON.parse(readFileSync(join(outdir, 'manifest.json'), 'utf8')) };
+  }
+
+  it('keeps a cluster of at most maxHostsPerStack hosts in one stack', async () => {
+    const { plan, provisioner, manifest } = await cluster(3);
+    expect(Object.keys(manifest.stacks)).toEqual(['prod']);
+    expect(provisioner.stacks.map((s) => s.node.id)).toEqual(['prod']);
+    expect(new Set([...provisioner.resources.values()].map((r) => r.stack))).toEqual(new Set(['prod']));
+    expect(provisioner.resources.size).toBe(plan.steps.length);
+  });
+
+  it('spreads workers over stacks that depend on the core stack; each stack validates and applies in that order', async () => {
+    const { plan, provisioner, manifest, outdir, stackJson } = await cluster(5, { maxHostsPerStack: 2 });
+    expect(Object.keys(manifest.stacks)).toEqual(['prod', 'prod-workers-1', 'prod-workers-2', 'prod-workers-3']);
+    for (const name of ['prod-workers-1', 'prod-workers-2', 'prod-workers-3']) expect(manifest.stacks[name].dependencies).toEqual(['prod']);
+    const core = stackJson('prod').resource.terraform_data;
+    const w1 = stackJson('prod-workers-1').resource.terraform_data;
+    expect(Object.keys(core).filter((k) => k.includes('_node-'))).toEqual([]);
+    expect(Object.keys(w1).filter((k) => k.startsWith('k8s-prod_')).map((k) => k.split('_')[1])).toEqual(expect.arrayContaining(['node-1', 'node-2']));
+    // the join runs after its own host's steps only; the core stack gives the order across stacks
+    expect(w1['k8s-prod_node-1_join'].depends_on).toEqual(['terraform_data.k8s-prod_node-1_kube-packages']);
+    expect(w1.hosts_ready.depends_on).toEqual(['terraform_data.hosts_node-1_reachable', 'terraform_data.hosts_node-2_reachable']);
+    expect(core.hosts_ready.depends_on).toEqual(['terraform_data.hosts_master-1_reachable', 'terraform_data.hosts_master-2_reachable', 'terraform_data.hosts_master-3_reachable']);
+    // the same steps and hashes as in one stack
+    expect(provisioner.resources.get('k8s-prod/node-5/join')).toEqual({ stack: 'prod-workers-3', address: 'terraform_data.k8s-prod_node-5_join' });
+    expect(w1['k8s-prod_node-2_join'].triggers_replace).toBe(plan.step('k8s-prod/node-2/join').hash);
+    // Terraform accepts every stack and applies them in the order cdktf deploys them (provisioners stripped)
+    const env = { ...quietEnv(), TF_IN_AUTOMATION: '1' };
+    for (const name of Object.keys(manifest.stacks)) {
+      const dir = join(outdir, 'stacks', name);
+      const json = stackJson(name);
+      for (const r of Object.values(json.resource.terraform_data) as any[]) delete r.provisioner;
+      json.terraform.backend.local.path = join(dir, 'terraform.tfstate');
+      writeFileSync(join(dir, 'cdk.tf.json'), JSON.stringify(json));
+      execFileSync(engineBinary(), ['init', '-input=false', '-no-color'], { cwd: dir, env, stdio: 'pipe' });
+      expect(execFileSync(engineBinary(), ['apply', '-input=false', '-auto-approve', '-no-color'], { cwd: dir, env, encoding: 'utf8' })).toContain(`Apply complete! Resources: ${Object.keys(json.resource.terraform_data).length} added`);
+    }
+  });
+
+  it('refuses a maxHostsPerStack that is not a whole number of hosts, naming the construct', async () => {
+    await expect(cluster(1, { maxHostsPerStack: 0 })).rejects.toThrow(/prod\/provision: maxHostsPerStack 0 must be a whole number of hosts/);
+  });
+
+  it('per-host: a worker is its check, its gate and one group that runs its steps in plan order', async () => {
+    const { plan, provisioner, stackJson } = await cluster(2, { maxHostsPerStack: 2, combine: 'per-host' });
+    const w = stackJson('prod-workers-1').resource.terraform_data;
+    expect(Object.keys(w).sort()).toEqual(['hosts_node-1_reachable', 'hosts_node-2_reachable', 'hosts_ready', 'k8s-prod_node-1_preflight', 'k8s-prod_node-2_preflight']);
+    const group = w['k8s-prod_node-1_preflight'];
+    const ids = ['preflight', 'os', 'containerd', 'kube-packages', 'join'].map((a) => `k8s-prod/node-1/${a}`);
+    expect(group['//'].hakube).toEqual({ steps: ids, host: 'node-1' });
+    for (const id of ids) expect(provisioner.resources.get(id)!.address).toBe('terraform_data.k8s-prod_node-1_preflight');
+    expect(group.depends_on).toEqual(['terraform_data.hosts_ready']);
+    const provisioners = group.provisioner as Array<Record<string, any>>;
+    // every step's stage prepared, its files and script uploaded, then the runner runs them
+    expect(provisioners[0]['remote-exec'].inline[0]).toContain(plan.step(ids[4]).stageCommand);
+    const uploaded = provisioners.filter((p) => p.file).map((p) => p.file.destination);
+    for (const id of ids) expect(uploaded).toContain(plan.step(id).scriptPath);
+    const runner = unescapeTemplate(provisioners.filter((p) => p.file).at(-1)!.file.content);
+    expect(ids.map((id) => runner.indexOf(plan.step(id).scriptPath))).toEqual([...ids.map((id) => runner.indexOf(plan.step(id).scriptPath))].sort((a, b) => a - b));
+    for (const id of ids) expect(runner).toContain(plan.step(id).hash);
+    expect(provisioners.at(-1)!['remote-exec'].inline).toEqual(['bash /root/.hakube-stage/k8s-prod_node-1_preflight.group/run.sh']);
+    // checks stay their own resources, where `hakube status` finds them
+    expect(stackJson('prod').resource.terraform_data['lb-prod-api_ready']['//'].hakube).toEqual({ step: 'lb-prod-api/ready', host: 'master-1', check: true });
+  });
+});
+
 describe('generated scripts', () => {
   it('pass shellcheck', async () => {
     const { plan } = await synth();
     const release = await synth({ members: hosts(1) }); // distro
     const dir = tempDir('hakube-sc-');
-    const scripts = [...plan.steps, ...release.plan.steps];
+    const scripts: Array<{ script: string }> = [...plan.steps, ...release.plan.steps];
     const { EtcdCluster: E } = await import('../constructs/etcd-cluster.js');
     const app = new App({ outdir: tempDir() });
     const stack = new TerraformStack(app, 's');
     new E(stack, 'rel', { members: hosts(3), secretsDir: tempDir(), install: { from: 'release', version: '3.5.17', sha256: 'c'.repeat(64) } });
     scripts.push(...(await Plan.of(stack)).steps);
+    // the runner of a per-host group
+    scripts.push(renderGroupRunner(plan.steps.slice(0, 3), 'a'.repeat(64)));
     const files = scripts.map((s, i) => {
       const path = join(dir, `${i}.sh`);
       writeFileSync(path, s.script);

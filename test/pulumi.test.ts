@@ -14,12 +14,10 @@ import {
   STDIN_WRITER,
   encodeStdin,
   expandHome,
-  groupSteps,
   sshConnection,
-  stagePrepareCommand,
 } from '../lib/backends/pulumi.js';
 import { Host } from '../lib/inventory.js';
-import { Plan, type StepSpec, stepSlug } from '../lib/plan/index.js';
+import { Plan, type StepSpec, groupSteps, stepSlug } from '../lib/plan/index.js';
 import { secretMarkers, tempDir } from './fixtures.js';
 
 // The wire format of the Pulumi SDK: secrets and assets are objects tagged with these signatures.
@@ -347,7 +345,7 @@ describe('parity with the cdktf backend', () => {
     const { plan } = await etcdPlan();
     const { provisioner, byName, get } = await render(plan, { combine: 'per-host' });
     expect(provisioner.combine).toBe('per-host');
-    const groups = groupSteps(plan);
+    const groups = groupSteps(plan.steps);
     const perHost = groups.reduce((n, g) => {
       const secrets = g.flatMap((s) => s.files.filter((f) => f.secret)).length;
       return n + (secrets ? secrets + 2 : 1);
@@ -370,7 +368,7 @@ describe('parity with the cdktf backend', () => {
       const secrets = group.flatMap((s) => s.files.filter((f) => f.secret));
       const writer = secrets.length ? get(`${slug}-stage`) : run;
       // stage directories prepared, inline files and scripts written from stdin, then the steps run in order
-      expect(writer.object.create.startsWith([...group.map(stagePrepareCommand), STDIN_WRITER].join(' && '))).toBe(true);
+      expect(writer.object.create.startsWith([...group.map((s) => s.stageCommand), STDIN_WRITER].join(' && '))).toBe(true);
       expect(run.object.create.endsWith(commands)).toBe(true);
       const written = (writer.object.stdin as string).trim().split('\n').map((line) => line.split(' '));
       const inline = group.flatMap((s) => [...s.files.filter((f) => !f.secret).map((f) => [f.stagedAt, f.content!]), [s.scriptPath, s.script]]);

@@ -1,25 +1,9 @@
+import { isAbsolute, relative, resolve } from 'node:path';
 import { Construct } from 'constructs';
 import type { Host } from '../inventory.js';
-import type { Plan, PlanStep } from '../plan/index.js';
-import { stepSlug } from '../plan/index.js';
-import { sh } from '../shell.js';
-import { ValidationError } from '../validate.js';
-import { isAbsolute, relative, resolve } from 'node:path';
-import {
-  Annotations,
-  App,
-  type FileProvisioner,
-  Fn,
-  LocalBackend,
-  type RemoteExecProvisioner,
-  type SSHProvisionerConnection,
-  TerraformBackend,
-  TerraformResource,
-  TerraformStack,
-  TerraformVariable,
-  nullProvider,
-  nullResource,
-} from './cdktf-lib.js';
+import { CORE_PART, type Plan, type PlanStep, groupSteps, partitionPlan, renderGroupRunner, sha256, stepSlug } from '../plan/index.js';
+import { ValidationError, fail } from '../validate.js';
+import { Annotations, App, LocalBackend, TerraformBackend, TerraformElement, TerraformStack, TerraformVariable, nullProvider } from './cdktf-lib.js';
 
 export interface TerraformProvisionerProps {
   /** The plan to provision. */
@@ -34,86 +18,129 @@ export interface TerraformProvisionerProps {
    * reachability checks give up after 30 s instead. @default "5m"
    */
   readonly connectionTimeout?: string;
+  /**
+   * Most hosts one Terraform stack holds. Terraform writes its whole state after every resource, so an apply's cost
+   * per resource grows with the stack; a plan with more hosts is split ({@link partitionPlan}): the hosts other hosts
+   * wait for stay in the enclosing stack, the rest (the workers) fill stacks `<stack>-workers-1`, `-2`, … that
+   * depend on it, so `cdktf deploy '*'` deploys the core first. @default 250
+   */
+  readonly maxHostsPerStack?: number;
+  /**
+   * `per-step`: one resource per step. `per-host`: a host's consecutive steps become one resource (checks and the
+   * reachability gate stay their own), which runs each of its steps only when that step's content hash differs from
+   * the one the host recorded when the step last succeeded there — fewer resources, the same steps re-run by a change;
+   * a forced replacement (`-replace`) of the resource runs all of them. @default "per-step"
+   */
+  readonly combine?: 'per-step' | 'per-host';
+}
+
+/** Where a step's resource is: the stack (construct id, the directory under `cdktf.out/stacks`) and its address. */
+export interface StepResource {
+  readonly stack: string;
+  /** e.g. `terraform_data.etcd-lab_node-1_configure` (per-host: the resource of the step's group). */
+  readonly address: string;
 }
 
 /** SSH connection timeout of the quick checks (the first wave): a host that does not answer fails the deploy early. */
 const QUICK_CONNECTION_TIMEOUT = '30s';
 
 /**
- * Renders a plan into the enclosing TerraformStack: one resource per step, named after the step id, with an SSH
- * connection to the step's host, `file` provisioners that stage the step's files (secrets by `source` path, never
- * inlined), a `remote-exec` that runs the step's script under bash, `depends_on` from the step's `after`, and the
- * step's content hash as the replacement trigger, so a change re-runs exactly the steps it affects.
+ * Renders a plan as Terraform resources: one per step (or per group of a host's steps), named after the step id,
+ * with an SSH connection to the step's host, `file` provisioners that stage the step's files (secrets by `source`
+ * path, never inlined), a `remote-exec` that runs the step's script under bash, `depends_on` from the step's `after`,
+ * and the step's content hash as the replacement trigger, so a change re-runs exactly the steps it affects. A plan
+ * larger than `maxHostsPerStack` is spread over several stacks (see the prop).
+ *
+ * The resources are written as plain JSON by one element per stack (no construct and no token per resource), so
+ * synthesizing a large plan costs little more than writing its JSON.
  */
 export class TerraformProvisioner extends Construct {
   /** The resource of each step, by step id. */
-  readonly resources: ReadonlyMap<string, TerraformResource>;
+  readonly resources: ReadonlyMap<string, StepResource>;
+  /** The stacks the plan is rendered into: the enclosing stack first, then the worker stacks made for it. */
+  readonly stacks: readonly TerraformStack[];
 
   constructor(scope: Construct, id: string, props: TerraformProvisionerProps) {
     super(scope, id);
     const resourceType = props.resourceType ?? 'terraform_data';
-    const timeout = props.connectionTimeout ?? '5m';
-    if (resourceType === 'null_resource') new nullProvider.NullProvider(this, 'null');
+    const maxHosts = props.maxHostsPerStack ?? 250;
+    if (!Number.isInteger(maxHosts) || maxHosts < 1) fail(this.node.path, 'maxHostsPerStack', maxHosts, 'must be a whole number of hosts, 1 or more');
     for (const warning of props.plan.warnings) Annotations.of(this).addWarning(warning);
-    const resources = new Map<string, TerraformResource>();
-    const slugs = new Map<string, string>();
-    const stack = TerraformStack.of(this);
-    const paths = new OperatorPaths(resolve(App.of(this).outdir, 'stacks', stack.node.id));
-    const keys = new KeyVariables(this, paths);
-    defaultToRelativeLocalState(stack, paths);
-    for (const step of props.plan.steps) {
-      const name = stepSlug(step.id);
-      const clash = slugs.get(name);
-      if (clash) throw new ValidationError(`${this.node.path}: steps ${JSON.stringify(clash)} and ${JSON.stringify(step.id)} both become resource ${name}`);
-      slugs.set(name, step.id);
-      const host = props.plan.host(step.host);
-      // a forced or interrupted re-run of a step the check depends on re-runs the check as well (e.g. etcd health)
-      // (as plain references: Terraform reads no "${…}" template there)
-      const replaceTriggeredBy = step.rerunWith.filter((id) => step.after.includes(id)).map((id) => `${resourceType}.${stepSlug(id)}`);
-      const config = {
-        connection: sshConnection(host, step.quickConnect ? QUICK_CONNECTION_TIMEOUT : timeout, keys),
-        provisioners: provisioners(step, paths),
-        dependsOn: step.after.length ? step.after.map((dep) => resources.get(dep)!) : undefined,
-        lifecycle: replaceTriggeredBy.length ? { replaceTriggeredBy } : undefined,
-      };
-      const resource =
-        resourceType === 'terraform_data'
-          ? new TerraformDataStep(this, name, step.hash, config)
-          : new nullResource.Resource(this, name, { ...config, triggers: { hash: step.hash } });
-      resource.overrideLogicalId(name);
-      // for `hakube status`, which reads the synthesized stack: the step, and whether it is a read-only check
-      resource.addOverride('//.hakube', { step: step.id, host: step.host, ...(step.check ? { check: true } : {}) });
-      resources.set(step.id, resource);
+    const core = TerraformStack.of(this);
+    const resources = new Map<string, StepResource>();
+    const stacks: TerraformStack[] = [];
+    for (const part of partitionPlan(props.plan, maxHosts)) {
+      const stack = part.name === CORE_PART ? core : new TerraformStack(App.of(core), `${core.node.id}-${part.name}`);
+      if (part.after.length) stack.addDependency(core);
+      const scope = stack === core ? this : stack;
+      if (resourceType === 'null_resource') new nullProvider.NullProvider(scope, 'null');
+      const paths = new OperatorPaths(resolve(App.of(this).outdir, 'stacks', stack.node.id));
+      defaultToRelativeLocalState(stack, paths);
+      const units = props.combine === 'per-host' ? groupSteps(part.steps, { alone: (step) => step.check || step.quickConnect }) : part.steps.map((step) => [step]);
+      const ctx: RenderContext = { plan: props.plan, resourceType, timeout: props.connectionTimeout ?? '5m', keys: new KeyVariables(scope, paths), paths, where: this.node.path };
+      const body = renderResources(units, ctx);
+      new StepResources(scope, 'steps', resourceType, body);
+      for (const unit of units) for (const step of unit) resources.set(step.id, { stack: stack.node.id, address: `${resourceType}.${stepSlug(unit[0]!.id)}` });
+      stacks.push(stack);
     }
     this.resources = resources;
+    this.stacks = stacks;
   }
 }
 
-/**
- * `terraform_data` with `triggers_replace`. cdktf's own DataResource class checks the Terraform version once per
- * instance while validating (tens of milliseconds each: minutes for a large plan); this class skips that.
- */
-class TerraformDataStep extends TerraformResource {
-  constructor(
-    scope: Construct,
-    id: string,
-    private readonly trigger: string,
-    config: Pick<TerraformResource, 'connection' | 'provisioners' | 'lifecycle'> & { dependsOn?: TerraformResource[] },
-  ) {
-    super(scope, id, {
-      terraformResourceType: 'terraform_data',
-      terraformGeneratorMetadata: { providerName: 'terraform' },
-      ...config,
-    });
+/** The step resources of one stack as plain JSON, which cdktf merges into the stack's `resource` block. */
+class StepResources extends TerraformElement {
+  constructor(scope: Construct, id: string, private readonly resourceType: string, private readonly body: Record<string, unknown>) {
+    super(scope, id);
   }
 
-  protected override synthesizeAttributes(): Record<string, unknown> {
-    return { triggers_replace: this.trigger };
+  override toTerraform(): Record<string, unknown> {
+    return { resource: { [this.resourceType]: this.body } };
   }
+}
 
-  protected override synthesizeHclAttributes(): Record<string, unknown> {
-    return { triggers_replace: { value: this.trigger, isBlock: false, type: 'simple', storageClassType: 'string' } };
+interface RenderContext {
+  readonly plan: Plan;
+  readonly resourceType: 'terraform_data' | 'null_resource';
+  readonly timeout: string;
+  readonly keys: KeyVariables;
+  readonly paths: OperatorPaths;
+  /** Construct path, for errors. */
+  readonly where: string;
+}
+
+/** The resources of a stack's units (a unit is one step, or a host's group of steps), by resource name. */
+function renderResources(units: readonly (readonly PlanStep[])[], ctx: RenderContext): Record<string, unknown> {
+  const nameOf = new Map<string, string>();
+  const slugs = new Map<string, string>();
+  for (const unit of units) {
+    const name = stepSlug(unit[0]!.id);
+    const clash = slugs.get(name);
+    if (clash) throw new ValidationError(`${ctx.where}: steps ${JSON.stringify(clash)} and ${JSON.stringify(unit[0]!.id)} both become resource ${name}`);
+    slugs.set(name, unit[0]!.id);
+    for (const step of unit) nameOf.set(step.id, name);
   }
+  const address = (id: string) => `${ctx.resourceType}.${nameOf.get(id)!}`;
+  const body: Record<string, unknown> = {};
+  for (const unit of units) {
+    const first = unit[0]!;
+    const name = nameOf.get(first.id)!;
+    const outside = (ids: readonly string[]) => [...new Set(ids.filter((id) => nameOf.get(id) !== name))].map(address);
+    const dependsOn = outside(unit.flatMap((step) => step.after));
+    // a forced or interrupted re-run of a step the check depends on re-runs the check as well (e.g. etcd health)
+    const replaceTriggeredBy = outside(unit.flatMap((step) => step.rerunWith.filter((id) => step.after.includes(id))));
+    const hash = unit.length === 1 ? first.hash : sha256(unit.map((step) => step.hash).join(' '));
+    body[name] = {
+      // for `hakube status`, which reads the synthesized stack: the step, and whether it is a read-only check
+      '//': { hakube: unit.length === 1 ? { step: first.id, host: first.host, ...(first.check ? { check: true } : {}) } : { steps: unit.map((s) => s.id), host: first.host } },
+      connection: sshConnection(ctx.plan.host(first.host), first.quickConnect ? QUICK_CONNECTION_TIMEOUT : ctx.timeout, ctx.keys),
+      ...(dependsOn.length ? { depends_on: dependsOn } : {}),
+      ...(replaceTriggeredBy.length ? { lifecycle: { replace_triggered_by: replaceTriggeredBy } } : {}),
+      provisioner: unit.length === 1 ? stepProvisioners(first, ctx.paths) : groupProvisioners(unit, hash, ctx.paths),
+      ...(ctx.resourceType === 'terraform_data' ? { triggers_replace: hash } : { triggers: { hash } }),
+    };
+  }
+  return body;
 }
 
 /**
@@ -152,62 +179,70 @@ function defaultToRelativeLocalState(stack: TerraformStack, paths: OperatorPaths
  * `-var ssh_private_key_1=…` or `TF_VAR_ssh_private_key_1`.
  */
 class KeyVariables {
-  private readonly variables = new Map<string, TerraformVariable>();
+  private readonly names = new Map<string, string>();
   constructor(private readonly scope: Construct, private readonly paths: OperatorPaths) {}
 
-  /** `file(pathexpand(var.<name>))` for the key at `path`. */
+  /** `${file(pathexpand(var.<name>))}` for the key at `path` (a plain expression: no token per connection). */
   key(path: string): string {
-    let variable = this.variables.get(path);
-    if (!variable) {
-      const name = `ssh_private_key_${this.variables.size + 1}`;
-      variable = new TerraformVariable(this.scope, name, { type: 'string', default: this.paths.of(path), description: 'Path of an SSH private key the provisioners connect with (read at apply time only)' });
-      variable.overrideLogicalId(name);
-      this.variables.set(path, variable);
+    let name = this.names.get(path);
+    if (!name) {
+      name = `ssh_private_key_${this.names.size + 1}`;
+      new TerraformVariable(this.scope, name, { type: 'string', default: this.paths.of(path), description: 'Path of an SSH private key the provisioners connect with (read at apply time only)' }).overrideLogicalId(name);
+      this.names.set(path, name);
     }
-    return Fn.file(Fn.pathexpand(variable.stringValue));
+    return `\${file(pathexpand(var.${name}))}`;
   }
 }
 
-/** The SSH connection to a host; the private key is read by Terraform when a step connects, never synthesized. */
-function sshConnection(host: Host, timeout: string, keys: KeyVariables): SSHProvisionerConnection {
-  const key = (path: string | undefined) => (path ? keys.key(path) : undefined);
+/** The SSH connection block to a host; the private key is read by Terraform when a step connects, never synthesized. */
+function sshConnection(host: Host, timeout: string, keys: KeyVariables): Record<string, unknown> {
   return {
     type: 'ssh',
     host: host.address,
     port: host.port,
     user: host.user,
     timeout,
-    ...(host.privateKeyPath ? { privateKey: key(host.privateKeyPath), agent: 'false' } : { agent: 'true' }),
-    ...(host.hostKey ? { hostKey: host.hostKey } : {}),
+    ...(host.privateKeyPath ? { private_key: keys.key(host.privateKeyPath), agent: 'false' } : { agent: 'true' }),
+    ...(host.hostKey ? { host_key: host.hostKey } : {}),
     ...(host.bastion
       ? {
-          bastionHost: host.bastion.address,
-          bastionPort: host.bastion.port,
-          bastionUser: host.bastion.user,
-          ...(host.bastion.privateKeyPath ? { bastionPrivateKey: key(host.bastion.privateKeyPath) } : {}),
+          bastion_host: host.bastion.address,
+          bastion_port: host.bastion.port,
+          bastion_user: host.bastion.user,
+          ...(host.bastion.privateKeyPath ? { bastion_private_key: keys.key(host.bastion.privateKeyPath) } : {}),
         }
       : {}),
   };
 }
 
-/** Make a private stage dir, upload the files and the script into it, run the script. */
-function provisioners(step: PlanStep, paths: OperatorPaths): Array<FileProvisioner | RemoteExecProvisioner> {
-  const prepare = `umask 077 && mkdir -p ${sh(parentOf(step.stageDir))} && rm -rf ${sh(step.stageDir)} && mkdir ${sh(step.stageDir)}`;
+const remoteExec = (command: string) => ({ 'remote-exec': { inline: [command] } });
+
+/** A step's uploads: its files (secrets by path) and its script. */
+function uploads(step: PlanStep, paths: OperatorPaths): object[] {
   return [
-    { type: 'remote-exec', inline: [prepare] },
-    ...step.files.map(
-      (file): FileProvisioner =>
-        file.secret
-          ? { type: 'file', source: paths.of(`${file.secret.dir}/${file.secret.file}`), destination: file.stagedAt }
-          : { type: 'file', content: escapeTemplate(file.content!), destination: file.stagedAt },
+    ...step.files.map((file) =>
+      file.secret
+        ? { file: { destination: file.stagedAt, source: paths.of(`${file.secret.dir}/${file.secret.file}`) } }
+        : { file: { content: escapeTemplate(file.content!), destination: file.stagedAt } },
     ),
-    { type: 'file', content: escapeTemplate(step.script), destination: step.scriptPath },
-    { type: 'remote-exec', inline: [step.command] },
+    { file: { content: escapeTemplate(step.script), destination: step.scriptPath } },
   ];
 }
 
-function parentOf(path: string): string {
-  return path.slice(0, path.lastIndexOf('/'));
+/** Make a private stage dir, upload the files and the script into it, run the script. */
+function stepProvisioners(step: PlanStep, paths: OperatorPaths): object[] {
+  return [remoteExec(step.stageCommand), ...uploads(step, paths), remoteExec(step.command)];
+}
+
+/** Per-host: stage every step of the group and the group's runner, then run the runner. */
+function groupProvisioners(group: readonly PlanStep[], groupHash: string, paths: OperatorPaths): object[] {
+  const runner = renderGroupRunner(group, groupHash);
+  return [
+    remoteExec([...group.map((step) => step.stageCommand), runner.stageCommand].join(' && ')),
+    ...group.flatMap((step) => uploads(step, paths)),
+    { file: { content: escapeTemplate(runner.script), destination: runner.scriptPath } },
+    remoteExec(runner.command),
+  ];
 }
 
 /** Terraform treats `${…}` and `%{…}` in strings as templates; file contents and scripts are literal text. */

@@ -9,8 +9,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { remote, type types } from '@pulumi/command';
 import type { Host } from '../inventory.js';
 import type { Plan, PlanFile, PlanStep } from '../plan/index.js';
-import { stepSlug } from '../plan/index.js';
-import { sh } from '../shell.js';
+import { groupSteps, stepSlug } from '../plan/index.js';
 import { ValidationError } from '../validate.js';
 
 /** How plan steps map to Pulumi resources. */
@@ -112,7 +111,7 @@ export class PulumiProvisioner extends pulumi.ComponentResource {
     const connections = new Map(plan.hosts.map((host) => [host.name, sshConnection(host, { ...dial, keys })]));
     // the first wave's reachability checks give up after a few dials instead of minutes
     const quickConnections = new Map(plan.hosts.map((host) => [host.name, sshConnection(host, { ...QUICK_DIAL, keys })]));
-    const units = this.combine === 'per-step' ? plan.steps.map((step) => [step]) : groupSteps(plan);
+    const units = this.combine === 'per-step' ? plan.steps.map((step) => [step]) : groupSteps(plan.steps);
     const names = new Map<string, string>();
     for (const unit of units) {
       for (const resourceName of resourceNames(unit, this.combine)) {
@@ -266,11 +265,6 @@ interface RenderContext {
   readonly replaceWithStage: boolean;
 }
 
-/** The command that prepares a step's stage directory: private (umask 077), emptied, parent created. */
-export function stagePrepareCommand(step: PlanStep): string {
-  return `umask 077 && mkdir -p ${sh(parentOf(step.stageDir))} && rm -rf ${sh(step.stageDir)} && mkdir ${sh(step.stageDir)}`;
-}
-
 /** Names of the resources a unit (a step, or a per-host group) becomes; the run command is the unit's first slug. */
 function resourceNames(unit: readonly PlanStep[], mode: 'per-step' | 'per-host'): string[] {
   const slug = stepSlug(unit[0]!.id);
@@ -287,7 +281,7 @@ function renderStep(ctx: RenderContext, step: PlanStep, done: ReadonlyMap<string
   const triggers = [step.hash];
   const stage = new remote.Command(
     `${slug}-stage`,
-    { connection, create: stagePrepareCommand(step), triggers, addPreviousOutputInEnv: false },
+    { connection, create: step.stageCommand, triggers, addPreviousOutputInEnv: false },
     { parent: ctx.parent, dependsOn: dependencies([step], done), replaceOnChanges: ['*'] },
   );
   const after = { parent: ctx.parent, dependsOn: [stage], replaceOnChanges: ['*'], replaceWith: ctx.replaceWithStage ? [stage] : undefined };
@@ -329,7 +323,7 @@ function renderGroup(ctx: RenderContext, group: readonly PlanStep[], done: Reado
     }
     inline.push({ path: step.scriptPath, content: step.script });
   }
-  const prepare = [...group.map(stagePrepareCommand), STDIN_WRITER].join(' && ');
+  const prepare = [...group.map((s) => s.stageCommand), STDIN_WRITER].join(' && ');
   const stdin = encodeStdin(inline);
   const run = group.map((s) => s.command).join(' && ');
   const first = { parent: ctx.parent, dependsOn: dependencies(group, done), replaceOnChanges: ['*'] };
@@ -360,42 +354,6 @@ export const STDIN_WRITER = `while read -r p b; do printf '%s' "$b" | base64 -d 
 /** The stdin of a per-host stage command: one `<path> <base64 of the content>` line per file. */
 export function encodeStdin(files: ReadonlyArray<{ path: string; content: string }>): string {
   return files.map((f) => `${f.path} ${Buffer.from(f.content).toString('base64')}\n`).join('');
-}
-
-/**
- * Steps grouped per host for per-host mode, in plan order. A step joins the latest group of its host when it runs
- * after a step of that group and every other step it runs after is in the group or already a dependency of the group:
- * the group graph stays the step graph with chains contracted (no new edge, so no cycle), and within a group the
- * steps keep plan order. A step that a step of another host runs after ends its group, so no host waits for more
- * than it needs.
- */
-export function groupSteps(plan: Plan): PlanStep[][] {
-  const groups: Array<{ steps: PlanStep[]; ids: Set<string>; deps: Set<number>; awaited: boolean }> = [];
-  const groupOf = new Map<string, number>();
-  const latest = new Map<string, number>();
-  // steps another host waits for end their group: what joins after them would delay that host
-  const awaitedElsewhere = new Set(plan.steps.flatMap((step) => step.after.filter((dep) => plan.step(dep).host !== step.host)));
-  for (const step of plan.steps) {
-    const index = latest.get(step.host);
-    const group = index === undefined ? undefined : groups[index]!;
-    const joins =
-      group !== undefined &&
-      !group.awaited &&
-      step.after.some((dep) => group.ids.has(dep)) &&
-      step.after.every((dep) => group.ids.has(dep) || group.deps.has(groupOf.get(dep)!));
-    if (joins) {
-      group.steps.push(step);
-      group.ids.add(step.id);
-      group.awaited = awaitedElsewhere.has(step.id);
-      groupOf.set(step.id, index!);
-    } else {
-      const deps = new Set(step.after.map((dep) => groupOf.get(dep)!));
-      groups.push({ steps: [step], ids: new Set([step.id]), deps, awaited: awaitedElsewhere.has(step.id) });
-      groupOf.set(step.id, groups.length - 1);
-      latest.set(step.host, groups.length - 1);
-    }
-  }
-  return groups.map((g) => g.steps);
 }
 
 /** The run commands of the steps a group runs after (outside the group), deduplicated, in plan order. */
@@ -475,8 +433,4 @@ export function expandHome(path: string): string {
   if (path === '~') return homedir();
   if (path.startsWith('~/')) return `${homedir()}/${path.slice(2)}`;
   return path;
-}
-
-function parentOf(path: string): string {
-  return path.slice(0, path.lastIndexOf('/'));
 }

@@ -40,7 +40,14 @@ export function withReachabilityChecks(specs: readonly StepSpec[]): StepSpec[] {
       check: true,
       rerunWith: ids,
     }));
-  const ready: StepSpec = {
+  const ready = readyGate(checks);
+  const gated = specs.map((spec) => (spec.after?.length ? spec : { ...spec, after: [HOSTS_READY_STEP] }));
+  return [...checks, ready, ...gated];
+}
+
+/** The `hosts/ready` step over `checks` (reachability checks, by id and host): runs on the first check's host. */
+export function readyGate(checks: ReadonlyArray<{ readonly id: string; readonly host: Host }>): StepSpec {
+  return {
     id: HOSTS_READY_STEP,
     host: checks[0].host,
     title: `Every host with work to do (${checks.length}) answered`,
@@ -49,8 +56,6 @@ export function withReachabilityChecks(specs: readonly StepSpec[]): StepSpec[] {
     rerunWith: checks.map((c) => c.id),
     quickConnect: true,
   };
-  const gated = specs.map((spec) => (spec.after?.length ? spec : { ...spec, after: [HOSTS_READY_STEP] }));
-  return [...checks, ready, ...gated];
 }
 
 /**

@@ -79,6 +79,8 @@ export interface PlanStep {
   readonly command: string;
   /** The directory the backend creates (mode 0700) before uploading. */
   readonly stageDir: string;
+  /** The command that prepares `stageDir` over SSH before the uploads: private (umask 077), emptied, parent created. */
+  readonly stageCommand: string;
   readonly after: readonly string[];
   /** Steps whose change re-runs this one (see {@link StepSpec.rerunWith}). */
   readonly rerunWith: readonly string[];
@@ -132,7 +134,13 @@ export function resolveStep(spec: StepSpec, rerunHashes: readonly string[] = [])
     }),
   );
   const rerunWith = [...(spec.rerunWith ?? [])];
-  return { id: spec.id, host: spec.host.name, title: spec.title, files, script, scriptPath, command, stageDir, after, rerunWith, quickConnect: spec.quickConnect ?? false, check: spec.check ?? false, hash };
+  const stageCommand = stagePrepareCommand(stageDir);
+  return { id: spec.id, host: spec.host.name, title: spec.title, files, script, scriptPath, command, stageDir, stageCommand, after, rerunWith, quickConnect: spec.quickConnect ?? false, check: spec.check ?? false, hash };
+}
+
+/** The command that prepares a stage directory: private (umask 077), emptied, parent created. */
+export function stagePrepareCommand(dir: string): string {
+  return `umask 077 && mkdir -p ${sh(dir.slice(0, dir.lastIndexOf('/')))} && rm -rf ${sh(dir)} && mkdir ${sh(dir)}`;
 }
 
 /** Step id as a single path or resource name segment: `etcd/node-1/configure` → `etcd_node-1_configure`. */
