@@ -163,6 +163,8 @@ export class ControlPlane extends Construct implements PlanContributor {
   private readonly joiners: Array<{ host: Host; pool: string }> = [];
   private readonly where: string;
   private pkiFiles?: Promise<KubernetesPkiFiles>;
+  /** The CA's public-key pin every join carries, once per plan (parsing the CA for each of thousands of joins adds up). */
+  private caCertHash?: string;
   /** Text of the CNI manifest when it is a file (images pointed at the mirror when there is one). */
   private readonly cniManifest?: string;
 
@@ -324,7 +326,7 @@ export class ControlPlane extends Construct implements PlanContributor {
     const config = renderJoinConfig(this.kubernetesVersion, {
       apiServerEndpoint: this.endpoint,
       token,
-      caCertHashes: [storedCaCertHash(this.store, pki.ca)],
+      caCertHashes: [(this.caCertHash ??= storedCaCertHash(this.store, pki.ca))],
       nodeRegistration: this.nodeRegistration(host, options.taints, options.labels),
       controlPlane: options.controlPlane ? { advertiseAddress: host.internalAddress, bindPort: API_SERVER_PORT } : undefined,
     });

@@ -188,7 +188,9 @@ describe('TerraformProvisioner: stacks and per-host groups', () => {
     expect(Object.keys(w1).filter((k) => k.startsWith('k8s-prod_')).map((k) => k.split('_')[1])).toEqual(expect.arrayContaining(['node-1', 'node-2']));
     // the join runs after its own host's steps only; the core stack gives the order across stacks
     expect(w1['k8s-prod_node-1_join'].depends_on).toEqual(['terraform_data.k8s-prod_node-1_kube-packages']);
-    expect(w1.hosts_ready.depends_on).toEqual(['terraform_data.hosts_node-1_reachable', 'terraform_data.hosts_node-2_reachable']);
+    // the core's members change together or not at all; a worker waits for its own check only
+    expect(w1.hosts_ready).toBeUndefined();
+    expect(w1['k8s-prod_node-2_preflight'].depends_on).toEqual(['terraform_data.hosts_node-2_reachable']);
     expect(core.hosts_ready.depends_on).toEqual(['terraform_data.hosts_master-1_reachable', 'terraform_data.hosts_master-2_reachable', 'terraform_data.hosts_master-3_reachable']);
     // the same steps and hashes as in one stack
     expect(provisioner.resources.get('k8s-prod/node-5/join')).toEqual({ stack: 'prod-workers-3', address: 'terraform_data.k8s-prod_node-5_join' });
@@ -210,15 +212,15 @@ describe('TerraformProvisioner: stacks and per-host groups', () => {
     await expect(cluster(1, { maxHostsPerStack: 0 })).rejects.toThrow(/prod\/provision: maxHostsPerStack 0 must be a whole number of hosts/);
   });
 
-  it('per-host: a worker is its check, its gate and one group that runs its steps in plan order', async () => {
+  it('per-host: a worker is its check and one group that runs its steps in plan order', async () => {
     const { plan, provisioner, stackJson } = await cluster(2, { maxHostsPerStack: 2, combine: 'per-host' });
     const w = stackJson('prod-workers-1').resource.terraform_data;
-    expect(Object.keys(w).sort()).toEqual(['hosts_node-1_reachable', 'hosts_node-2_reachable', 'hosts_ready', 'k8s-prod_node-1_preflight', 'k8s-prod_node-2_preflight']);
+    expect(Object.keys(w).sort()).toEqual(['hosts_node-1_reachable', 'hosts_node-2_reachable', 'k8s-prod_node-1_preflight', 'k8s-prod_node-2_preflight']);
     const group = w['k8s-prod_node-1_preflight'];
     const ids = ['preflight', 'os', 'containerd', 'kube-packages', 'join'].map((a) => `k8s-prod/node-1/${a}`);
     expect(group['//'].hakube).toEqual({ steps: ids, host: 'node-1' });
     for (const id of ids) expect(provisioner.resources.get(id)!.address).toBe('terraform_data.k8s-prod_node-1_preflight');
-    expect(group.depends_on).toEqual(['terraform_data.hosts_ready']);
+    expect(group.depends_on).toEqual(['terraform_data.hosts_node-1_reachable']);
     const provisioners = group.provisioner as Array<Record<string, any>>;
     // every step's stage prepared, its files and script uploaded, then the runner runs them
     expect(provisioners[0]['remote-exec'].inline[0]).toContain(plan.step(ids[4]).stageCommand);

@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import type { Host } from '../inventory.js';
 import { CORE_PART, type Plan, type PlanStep, groupSteps, partitionPlan, renderGroupRunner, sha256, stepSlug } from '../plan/index.js';
 import { ValidationError, fail } from '../validate.js';
-import { Annotations, App, LocalBackend, TerraformBackend, TerraformElement, TerraformStack, TerraformVariable, nullProvider } from './cdktf-lib.js';
+import { Annotations, App, LocalBackend, TerraformBackend, TerraformStack, TerraformVariable, nullProvider } from './cdktf-lib.js';
 
 export interface TerraformProvisionerProps {
   /** The plan to provision. */
@@ -51,7 +51,7 @@ const QUICK_CONNECTION_TIMEOUT = '30s';
  * and the step's content hash as the replacement trigger, so a change re-runs exactly the steps it affects. A plan
  * larger than `maxHostsPerStack` is spread over several stacks (see the prop).
  *
- * The resources are written as plain JSON by one element per stack (no construct and no token per resource), so
+ * The resources are plain JSON added to each stack's output (no construct and no token per resource), so
  * synthesizing a large plan costs little more than writing its JSON.
  */
 export class TerraformProvisioner extends Construct {
@@ -65,6 +65,7 @@ export class TerraformProvisioner extends Construct {
     const resourceType = props.resourceType ?? 'terraform_data';
     const maxHosts = props.maxHostsPerStack ?? 250;
     if (!Number.isInteger(maxHosts) || maxHosts < 1) fail(this.node.path, 'maxHostsPerStack', maxHosts, 'must be a whole number of hosts, 1 or more');
+    if (App.of(this).hclOutput) fail(this.node.path, 'the app\'s hclOutput', true, 'is not supported: the steps synthesize as JSON (cdk.tf.json); synthesize without --hcl');
     for (const warning of props.plan.warnings) Annotations.of(this).addWarning(warning);
     const core = TerraformStack.of(this);
     const resources = new Map<string, StepResource>();
@@ -79,7 +80,7 @@ export class TerraformProvisioner extends Construct {
       const units = props.combine === 'per-host' ? groupSteps(part.steps, { alone: (step) => step.check || step.quickConnect }) : part.steps.map((step) => [step]);
       const ctx: RenderContext = { plan: props.plan, resourceType, timeout: props.connectionTimeout ?? '5m', keys: new KeyVariables(scope, paths), paths, where: this.node.path };
       const body = renderResources(units, ctx);
-      new StepResources(scope, 'steps', resourceType, body);
+      addPlainResources(stack, resourceType, body);
       for (const unit of units) for (const step of unit) resources.set(step.id, { stack: stack.node.id, address: `${resourceType}.${stepSlug(unit[0]!.id)}` });
       stacks.push(stack);
     }
@@ -88,15 +89,18 @@ export class TerraformProvisioner extends Construct {
   }
 }
 
-/** The step resources of one stack as plain JSON, which cdktf merges into the stack's `resource` block. */
-class StepResources extends TerraformElement {
-  constructor(scope: Construct, id: string, private readonly resourceType: string, private readonly body: Record<string, unknown>) {
-    super(scope, id);
-  }
-
-  override toTerraform(): Record<string, unknown> {
-    return { resource: { [this.resourceType]: this.body } };
-  }
+/**
+ * Adds a stack's step resources (plain JSON) to what the stack synthesizes, after cdktf resolved its own elements:
+ * cdktf walks every element's JSON three times looking for tokens (while preparing, per element, then the whole
+ * stack), which for a large plan's scripts costs several times writing them; these resources hold no token.
+ */
+function addPlainResources(stack: TerraformStack, resourceType: string, body: Record<string, unknown>): void {
+  const toTerraform = stack.toTerraform.bind(stack);
+  stack.toTerraform = () => {
+    const tf = toTerraform() as { resource?: Record<string, Record<string, unknown>> };
+    tf.resource = { ...tf.resource, [resourceType]: { ...tf.resource?.[resourceType], ...body } };
+    return tf;
+  };
 }
 
 interface RenderContext {

@@ -341,7 +341,8 @@ export class SecretStore {
       this.placeholderTexts.set(name, Buffer.from(content));
       return name;
     }
-    if (!this.exists(name) || !this.readBytes(name).equals(Buffer.from(content))) this.writeFile(name, content, TEXT_MODE);
+    // derived from secrets, so made again by every synth: no sync to disk (one per worker's join configuration)
+    if (!this.exists(name) || !this.readBytes(name).equals(Buffer.from(content))) this.writeFile(name, content, TEXT_MODE, false);
     return name;
   }
 
@@ -491,7 +492,11 @@ export class SecretStore {
   }
 
   /** Atomically write `data` to a store file with `mode`, creating 0700 directories as needed. */
-  private writeFile(relative: string, data: string | Buffer, mode: number): void {
+  /**
+   * Write a file atomically (temporary file, then rename). `durable` (keys, certificates, tokens: what cannot be
+   * made again) also syncs it to disk before the rename; a file derived from them is written again by the next synth.
+   */
+  private writeFile(relative: string, data: string | Buffer, mode: number, durable = true): void {
     if (this.placeholders) throw new Error(`SecretStore: placeholder store ${this.dir} cannot write ${relative}`);
     this.checkDir();
     const abs = this.path(relative);
@@ -502,7 +507,7 @@ export class SecretStore {
       try {
         fs.writeFileSync(fd, data);
         fs.fchmodSync(fd, mode); // the umask may have removed bits (or the mode was wider)
-        fs.fsyncSync(fd);
+        if (durable) fs.fsyncSync(fd);
       } finally {
         fs.closeSync(fd);
       }

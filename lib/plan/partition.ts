@@ -25,9 +25,13 @@ const byName = new Intl.Collator('en', { numeric: true }).compare;
  * - the other hosts (no other host waits for them: the workers of a cluster) fill `workers-1`, `workers-2`, … in name
  *   order with numbers compared as numbers (`w-9` before `w-10`), so hosts added with names that sort last only
  *   add to the last part; every worker part is deployed after the core part.
- * Each part keeps the plan's first wave for its own hosts: their reachability checks and a `hosts/ready` gate over
- * them. A step's `after` on another part becomes the part's `after`; nothing else changes (ids, scripts, hashes of
- * every other step). A plan with at most `maxHosts` hosts is one part, exactly the plan. Pure.
+ * The core part keeps the plan's first wave for its own hosts: their reachability checks and a `hosts/ready` gate
+ * over them, so the cluster's members change together or not at all. In a worker part each worker waits for its own
+ * check only: one unreachable worker does not hold back thousands of others, and Terraform, which records every
+ * resource's transitive dependencies in its state, would otherwise store the whole part's checks with each of its
+ * resources (state and apply time per resource growing with the part). A step's `after` on another part becomes the
+ * part's `after`; ids, scripts and hashes stay the plan's. A plan with at most `maxHosts` hosts is one part, exactly
+ * the plan. Pure.
  */
 export function partitionPlan(plan: Plan, maxHosts: number): PlanPart[] {
   if (plan.hosts.length <= maxHosts) return [{ name: CORE_PART, hosts: plan.hosts.map((h) => h.name), steps: plan.steps, after: [] }];
@@ -48,8 +52,12 @@ export function partitionPlan(plan: Plan, maxHosts: number): PlanPart[] {
     const steps = inPart.map((step): PlanStep => {
       const outside = step.after.filter((dep) => dep !== HOSTS_READY_STEP && !ids.has(dep));
       for (const dep of outside) after.add(partOf.get(hostOf.get(dep)!)!);
-      return outside.length ? { ...step, after: step.after.filter((dep) => !outside.includes(dep)) } : step;
+      // a worker waits for its own check only (see above)
+      const gate = name === CORE_PART ? HOSTS_READY_STEP : reachableStepId(step.host);
+      const kept = step.after.filter((dep) => !outside.includes(dep)).map((dep) => (dep === HOSTS_READY_STEP ? gate : dep));
+      return kept.length === step.after.length && kept.every((dep, i) => dep === step.after[i]) ? step : { ...step, after: kept };
     });
+    if (name !== CORE_PART) return { name, hosts, steps, after: [...after] };
     const checks = steps.filter((step) => step.id === reachableStepId(step.host));
     if (checks.length === 0) return { name, hosts, steps, after: [...after] };
     const gate = resolveStep(readyGate(checks.map((c) => ({ id: c.id, host: plan.host(c.host) }))), checks.map((c) => c.hash));
