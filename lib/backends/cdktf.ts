@@ -1,4 +1,5 @@
-import { isAbsolute, relative, resolve } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { Construct } from 'constructs';
 import type { Host } from '../inventory.js';
 import { CORE_PART, type Plan, type PlanStep, groupSteps, partitionPlan, renderGroupRunner, sha256, stepSlug } from '../plan/index.js';
@@ -90,17 +91,38 @@ export class TerraformProvisioner extends Construct {
 }
 
 /**
- * Adds a stack's step resources (plain JSON) to what the stack synthesizes, after cdktf resolved its own elements:
- * cdktf walks every element's JSON three times looking for tokens (while preparing, per element, then the whole
- * stack), which for a large plan's scripts costs several times writing them; these resources hold no token.
+ * Adds a stack's step resources (plain JSON, no token) to what the stack synthesizes, past cdktf's own work on them:
+ * cdktf walks every element's JSON three times looking for tokens and writes the stack with a key-sorting
+ * JavaScript serializer, which for a large plan's scripts costs several times writing them. `toTerraform` (what
+ * `Testing.synth` reads) returns the whole stack; the synthesizer writes the rest first, then `cdk.tf.json` again
+ * with the resources by `JSON.stringify` — the same JSON, as the resources are built with their keys in order.
  */
 function addPlainResources(stack: TerraformStack, resourceType: string, body: Record<string, unknown>): void {
+  let writing = false;
   const toTerraform = stack.toTerraform.bind(stack);
   stack.toTerraform = () => {
-    const tf = toTerraform() as { resource?: Record<string, Record<string, unknown>> };
-    tf.resource = { ...tf.resource, [resourceType]: { ...tf.resource?.[resourceType], ...body } };
-    return tf;
+    const tf = toTerraform();
+    return writing ? tf : withResources(tf, resourceType, body);
   };
+  const synthesizer = stack.synthesizer;
+  stack.synthesizer = {
+    synthesize(session) {
+      writing = true;
+      try {
+        synthesizer.synthesize(session);
+      } finally {
+        writing = false;
+      }
+      const file = join(session.outdir, session.manifest.forStack(stack).synthesizedStackPath);
+      writeFileSync(file, JSON.stringify(withResources(JSON.parse(readFileSync(file, 'utf8')), resourceType, body), null, 2));
+    },
+  };
+}
+
+/** A stack's JSON with `body` merged into its `resource` block, keys in order (as cdktf writes them). */
+function withResources(tf: Record<string, any>, resourceType: string, body: Record<string, unknown>): Record<string, unknown> {
+  const sorted = (object: Record<string, any>) => Object.fromEntries(Object.keys(object).sort().map((key) => [key, object[key]]));
+  return sorted({ ...tf, resource: sorted({ ...tf.resource, [resourceType]: sorted({ ...tf.resource?.[resourceType], ...body }) }) });
 }
 
 interface RenderContext {
@@ -136,7 +158,7 @@ function renderResources(units: readonly (readonly PlanStep[])[], ctx: RenderCon
     const hash = unit.length === 1 ? first.hash : sha256(unit.map((step) => step.hash).join(' '));
     body[name] = {
       // for `hakube status`, which reads the synthesized stack: the step, and whether it is a read-only check
-      '//': { hakube: unit.length === 1 ? { step: first.id, host: first.host, ...(first.check ? { check: true } : {}) } : { steps: unit.map((s) => s.id), host: first.host } },
+      '//': { hakube: unit.length === 1 ? { ...(first.check ? { check: true } : {}), host: first.host, step: first.id } : { host: first.host, steps: unit.map((s) => s.id) } },
       connection: sshConnection(ctx.plan.host(first.host), first.quickConnect ? QUICK_CONNECTION_TIMEOUT : ctx.timeout, ctx.keys),
       ...(dependsOn.length ? { depends_on: dependsOn } : {}),
       ...(replaceTriggeredBy.length ? { lifecycle: { replace_triggered_by: replaceTriggeredBy } } : {}),
@@ -200,22 +222,25 @@ class KeyVariables {
 
 /** The SSH connection block to a host; the private key is read by Terraform when a step connects, never synthesized. */
 function sshConnection(host: Host, timeout: string, keys: KeyVariables): Record<string, unknown> {
+  // keys in alphabetical order, as cdktf writes them (see addPlainResources)
+  const bastion = host.bastion;
   return {
-    type: 'ssh',
-    host: host.address,
-    port: host.port,
-    user: host.user,
-    timeout,
-    ...(host.privateKeyPath ? { private_key: keys.key(host.privateKeyPath), agent: 'false' } : { agent: 'true' }),
-    ...(host.hostKey ? { host_key: host.hostKey } : {}),
-    ...(host.bastion
+    agent: host.privateKeyPath ? 'false' : 'true',
+    ...(bastion
       ? {
-          bastion_host: host.bastion.address,
-          bastion_port: host.bastion.port,
-          bastion_user: host.bastion.user,
-          ...(host.bastion.privateKeyPath ? { bastion_private_key: keys.key(host.bastion.privateKeyPath) } : {}),
+          bastion_host: bastion.address,
+          bastion_port: bastion.port,
+          ...(bastion.privateKeyPath ? { bastion_private_key: keys.key(bastion.privateKeyPath) } : {}),
+          bastion_user: bastion.user,
         }
       : {}),
+    host: host.address,
+    ...(host.hostKey ? { host_key: host.hostKey } : {}),
+    port: host.port,
+    ...(host.privateKeyPath ? { private_key: keys.key(host.privateKeyPath) } : {}),
+    timeout,
+    type: 'ssh',
+    user: host.user,
   };
 }
 
