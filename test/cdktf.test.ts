@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App, TerraformStack, Testing } from 'cdktf';
+import { App, LocalBackend, TerraformStack, Testing } from 'cdktf';
 import { describe, expect, it } from 'vitest';
 import { EtcdCluster } from '../constructs/etcd-cluster.js';
-import { TerraformProvisioner, escapeTemplate, unescapeTemplate } from '../lib/backends/cdktf.js';
+import { TerraformProvisioner, type TerraformProvisionerProps, escapeTemplate, unescapeTemplate } from '../lib/backends/cdktf.js';
 import { Host } from '../lib/inventory.js';
 import { quietEnv } from '../lib/engine.js';
 import { Plan, renderGroupRunner } from '../lib/plan/index.js';
@@ -157,7 +157,7 @@ function synthExample(dir: string): string {
 
 describe('TerraformProvisioner: stacks and per-host groups', () => {
   /** Seed 003's shape: 3 masters with a VIP, `workers` workers, in an app of its own. */
-  async function cluster(workers: number, props: { maxHostsPerStack?: number; combine?: 'per-step' | 'per-host' } = {}) {
+  async function cluster(workers: number, props: Partial<Omit<TerraformProvisionerProps, 'plan'>> = {}) {
     const { HaCluster } = await import('../constructs/ha-cluster.js');
     const outdir = tempDir('hakube-cdktf-');
     const app = new App({ outdir });
@@ -206,6 +206,14 @@ describe('TerraformProvisioner: stacks and per-host groups', () => {
       execFileSync(engineBinary(), ['init', '-input=false', '-no-color'], { cwd: dir, env, stdio: 'pipe' });
       expect(execFileSync(engineBinary(), ['apply', '-input=false', '-auto-approve', '-no-color'], { cwd: dir, env, encoding: 'utf8' })).toContain(`Apply complete! Resources: ${Object.keys(json.resource.terraform_data).length} added`);
     }
+  });
+
+  it('gives each worker stack the backend the user asks for; without one, local state named after the stack', async () => {
+    const { stackJson } = await cluster(3, { maxHostsPerStack: 2, workerStackBackend: (stack) => new LocalBackend(stack, { path: `/srv/state/${stack.node.id}.tfstate` }) });
+    expect(stackJson('prod-workers-1').terraform.backend).toEqual({ local: { path: '/srv/state/prod-workers-1.tfstate' } });
+    expect(stackJson('prod-workers-2').terraform.backend).toEqual({ local: { path: '/srv/state/prod-workers-2.tfstate' } });
+    const plain = await cluster(3, { maxHostsPerStack: 2 });
+    expect(plain.stackJson('prod-workers-2').terraform.backend.local.path).toMatch(/\/terraform\.prod-workers-2\.tfstate$/);
   });
 
   it('refuses a maxHostsPerStack that is not a whole number of hosts, naming the construct', async () => {

@@ -27,6 +27,12 @@ export interface TerraformProvisionerProps {
    */
   readonly maxHostsPerStack?: number;
   /**
+   * Gives each worker stack the provisioner makes its backend, e.g.
+   * `(stack) => new S3Backend(stack, { bucket, key: \`${stack.node.id}.tfstate\` })`.
+   * @default cdktf's local state, `terraform.<stack>.tfstate` in the project
+   */
+  readonly workerStackBackend?: (stack: TerraformStack) => void;
+  /**
    * `per-step`: one resource per step. `per-host`: a host's consecutive steps become one resource (checks and the
    * reachability gate stay their own), which runs each of its steps only when that step's content hash differs from
    * the one the host recorded when the step last succeeded there — fewer resources, the same steps re-run by a change;
@@ -52,8 +58,8 @@ const QUICK_CONNECTION_TIMEOUT = '30s';
  * and the step's content hash as the replacement trigger, so a change re-runs exactly the steps it affects. A plan
  * larger than `maxHostsPerStack` is spread over several stacks (see the prop).
  *
- * The resources are plain JSON added to each stack's output (no construct and no token per resource), so
- * synthesizing a large plan costs little more than writing its JSON.
+ * The resources are plain JSON added to each stack's output (no construct and no token per resource; see
+ * `addPlainResources`): what keeps synthesizing 15,000 workers near a few times writing their JSON.
  */
 export class TerraformProvisioner extends Construct {
   /** The resource of each step, by step id. */
@@ -73,6 +79,7 @@ export class TerraformProvisioner extends Construct {
     const stacks: TerraformStack[] = [];
     for (const part of partitionPlan(props.plan, maxHosts)) {
       const stack = part.name === CORE_PART ? core : new TerraformStack(App.of(core), `${core.node.id}-${part.name}`);
+      if (stack !== core) props.workerStackBackend?.(stack);
       if (part.after.length) stack.addDependency(core);
       const scope = stack === core ? this : stack;
       if (resourceType === 'null_resource') new nullProvider.NullProvider(scope, 'null');
