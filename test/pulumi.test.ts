@@ -17,7 +17,7 @@ import {
   sshConnection,
 } from '../lib/backends/pulumi.js';
 import { Host } from '../lib/inventory.js';
-import { Plan, type StepSpec, groupSteps, stepSlug } from '../lib/plan/index.js';
+import { Plan, type StepSpec, groupHash, groupSteps, renderGroupRunner, stepSlug } from '../lib/plan/index.js';
 import { secretMarkers, tempDir } from './fixtures.js';
 
 // The wire format of the Pulumi SDK: secrets and assets are objects tagged with these signatures.
@@ -364,14 +364,16 @@ describe('parity with the cdktf backend', () => {
       const slug = stepSlug(group[0]!.id);
       const run = get(slug);
       expect(run.object.triggers).toEqual(group.map((s) => s.hash));
-      const commands = group.map((s) => s.command).join(' && ');
+      // several steps run through the group runner (each only when it changed), one step directly
+      const runner = group.length > 1 ? renderGroupRunner(group, groupHash(group)) : undefined;
       const secrets = group.flatMap((s) => s.files.filter((f) => f.secret));
       const writer = secrets.length ? get(`${slug}-stage`) : run;
       // stage directories prepared, inline files and scripts written from stdin, then the steps run in order
-      expect(writer.object.create.startsWith([...group.map((s) => s.stageCommand), STDIN_WRITER].join(' && '))).toBe(true);
-      expect(run.object.create.endsWith(commands)).toBe(true);
+      expect(writer.object.create.startsWith([...group.map((s) => s.stageCommand), ...(runner ? [runner.stageCommand] : []), STDIN_WRITER].join(' && '))).toBe(true);
+      expect(run.object.create.endsWith(runner ? runner.command : group[0]!.command)).toBe(true);
       const written = (writer.object.stdin as string).trim().split('\n').map((line) => line.split(' '));
       const inline = group.flatMap((s) => [...s.files.filter((f) => !f.secret).map((f) => [f.stagedAt, f.content!]), [s.scriptPath, s.script]]);
+      if (runner) inline.push([runner.scriptPath, runner.script]);
       expect(written.map(([path, b64]) => [path, Buffer.from(b64!, 'base64').toString()])).toEqual(inline);
       secrets.forEach((file, i) => {
         const upload = get(`${slug}-file-${i}`);

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { Construct } from 'constructs';
 import type { Host } from '../inventory.js';
-import { CORE_PART, type Plan, type PlanStep, groupSteps, partitionPlan, renderGroupRunner, sha256, stepSlug } from '../plan/index.js';
+import { CORE_PART, type Plan, type PlanStep, groupHash, groupSteps, partitionPlan, renderGroupRunner, stepSlug } from '../plan/index.js';
 import { ValidationError, fail } from '../validate.js';
 import { Annotations, App, LocalBackend, TerraformBackend, TerraformStack, TerraformVariable, nullProvider } from './cdktf-lib.js';
 
@@ -162,7 +162,7 @@ function renderResources(units: readonly (readonly PlanStep[])[], ctx: RenderCon
     const dependsOn = outside(unit.flatMap((step) => step.after));
     // a forced or interrupted re-run of a step the check depends on re-runs the check as well (e.g. etcd health)
     const replaceTriggeredBy = outside(unit.flatMap((step) => step.rerunWith.filter((id) => step.after.includes(id))));
-    const hash = unit.length === 1 ? first.hash : sha256(unit.map((step) => step.hash).join(' '));
+    const hash = unit.length === 1 ? first.hash : groupHash(unit);
     body[name] = {
       // for `hakube status`, which reads the synthesized stack: the step, and whether it is a read-only check
       '//': { hakube: unit.length === 1 ? { ...(first.check ? { check: true } : {}), host: first.host, step: first.id } : { host: first.host, steps: unit.map((s) => s.id) } },

@@ -9,7 +9,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { remote, type types } from '@pulumi/command';
 import type { Host } from '../inventory.js';
 import type { Plan, PlanFile, PlanStep } from '../plan/index.js';
-import { groupSteps, stepSlug } from '../plan/index.js';
+import { groupHash, groupSteps, renderGroupRunner, stepSlug } from '../plan/index.js';
 import { ValidationError } from '../validate.js';
 
 /** How plan steps map to Pulumi resources. */
@@ -307,7 +307,9 @@ function renderStep(ctx: RenderContext, step: PlanStep, done: ReadonlyMap<string
 /**
  * One group of a host's steps (per-host mode). Without secret files, one command prepares every stage directory,
  * writes the inline files and scripts from its stdin and runs the steps in order. With secret files, a stage command
- * prepares and writes, the secret files are uploaded, and a run command runs the steps.
+ * prepares and writes, the secret files are uploaded, and a run command runs the steps. A group of several steps runs
+ * them through the group runner (`renderGroupRunner`): only the steps whose content changed, all of them on
+ * `pulumi up --replace`.
  */
 function renderGroup(ctx: RenderContext, group: readonly PlanStep[], done: ReadonlyMap<string, PulumiStepResources>): PulumiStepResources {
   const slug = stepSlug(group[0]!.id);
@@ -323,9 +325,11 @@ function renderGroup(ctx: RenderContext, group: readonly PlanStep[], done: Reado
     }
     inline.push({ path: step.scriptPath, content: step.script });
   }
-  const prepare = [...group.map((s) => s.stageCommand), STDIN_WRITER].join(' && ');
+  const runner = group.length > 1 ? renderGroupRunner(group, groupHash(group)) : undefined;
+  if (runner) inline.push({ path: runner.scriptPath, content: runner.script });
+  const prepare = [...group.map((s) => s.stageCommand), ...(runner ? [runner.stageCommand] : []), STDIN_WRITER].join(' && ');
   const stdin = encodeStdin(inline);
-  const run = group.map((s) => s.command).join(' && ');
+  const run = runner ? runner.command : group[0]!.command;
   const first = { parent: ctx.parent, dependsOn: dependencies(group, done), replaceOnChanges: ['*'] };
   if (secrets.length === 0) {
     const command = new remote.Command(slug, { connection, create: `${prepare} && ${run}`, stdin, triggers, addPreviousOutputInEnv: false }, first);

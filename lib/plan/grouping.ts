@@ -1,5 +1,5 @@
 import { sh } from '../shell.js';
-import { type PlanStep, stagePrepareCommand, stepSlug } from './step.js';
+import { type PlanStep, sha256, stagePrepareCommand, stepSlug } from './step.js';
 
 /** How {@link groupSteps} groups. */
 export interface GroupStepsOptions {
@@ -45,6 +45,11 @@ export function groupSteps(steps: readonly PlanStep[], options: GroupStepsOption
     }
   }
   return groups.map((g) => g.steps);
+}
+
+/** The content hash of a group of steps: a change of any of its steps changes it. */
+export function groupHash(steps: readonly PlanStep[]): string {
+  return sha256(steps.map((step) => step.hash).join(' '));
 }
 
 /** Where a group runner records, on its host, the hash of each step that succeeded there (one file per step). */
