@@ -10,6 +10,6 @@ export { ValidationError } from './lib/validate.js';
 export * from './constructs/control-plane.js';
 export * from './constructs/worker-pool.js';
 export * from './constructs/ha-cluster.js';
-export type { KubeProxyConfigInput, KubeletConfigInput, TaintEffect, TaintInput } from './lib/render/kubeadm.js';
+export type { KubeProxyConfigInput, KubeletConfigInput, TaintEffect, TaintInput } from './lib/render/kubeadm-config.js';
 export { type ImageMirror, mirrorImage, rewriteManifestImages } from './lib/render/image-mirror.js';
 export type { NodePrepOptions, OsFamily } from './lib/render/node-prep.js';

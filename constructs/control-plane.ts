@@ -24,14 +24,14 @@ import {
   defaultControlPlaneArgs,
   renderInitConfig,
   renderJoinConfig,
-} from '../lib/render/kubeadm.js';
+} from '../lib/render/kubeadm-config.js';
 import {
   KUBERNETES_PATHS,
   renderBootstrapTokenScript,
   renderCniScript,
   renderKubeadmInitScript,
   renderKubeadmJoinScript,
-} from '../lib/render/kubernetes.js';
+} from '../lib/render/kubeadm-scripts.js';
 import { DEFAULT_REQUIRED_PORTS, type NodePrepOptions, type NodeRole, nodePrepSteps, resolveNodePrepOptions } from '../lib/render/node-prep.js';
 import {
   checkExtraArgs,

@@ -11,10 +11,8 @@ import {
   renderHaproxyCheckScript,
   renderKeepalivedAuth,
   renderKeepalivedConfig,
-  renderLbConfigureScript,
-  renderLbInstallScript,
-  renderLbReadyScript,
 } from '../lib/render/keepalived.js';
+import { renderLbConfigureScript, renderLbInstallScript, renderLbReadyScript } from '../lib/render/load-balancer-scripts.js';
 import {
   type Ipv4Cidr,
   ValidationError,

@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import { type Host, assertUniqueHosts } from '../lib/inventory.js';
 import type { PlanContributor, StepSpec } from '../lib/plan/index.js';
-import type { TaintInput } from '../lib/render/kubeadm.js';
+import type { TaintInput } from '../lib/render/kubeadm-config.js';
 import { checkNodeLabels, checkTaints, fail } from '../lib/validate.js';
 import type { ControlPlane } from './control-plane.js';
 

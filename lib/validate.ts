@@ -198,7 +198,7 @@ export function checkExtraArgs(where: string, prop: string, args: Readonly<Recor
   }
 }
 
-/** What hakube lets users set of the kubelet configuration (see KubeletConfigInput in lib/render/kubeadm.ts). */
+/** What hakube lets users set of the kubelet configuration (see KubeletConfigInput in lib/render/kubeadm-config.ts). */
 export interface KubeletSettings {
   readonly cgroupDriver?: string;
   readonly maxPods?: number;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cachedArtifact } from '../lib/build/go-module.js';
 import { KUBERNETES_VERSION, kubernetesRecipe } from '../lib/build/kubernetes.js';
-import { type ClusterConfigInput, type EtcdInput, defaultControlPlaneArgs, renderInitConfig, renderJoinConfig } from '../lib/render/kubeadm.js';
+import { type ClusterConfigInput, type EtcdInput, defaultControlPlaneArgs, renderInitConfig, renderJoinConfig } from '../lib/render/kubeadm-config.js';
 import { tempDir } from './fixtures.js';
 
 // The kubeadm hakube builds (`hakube build kubernetes`) judges the configs hakube renders for it. Skipped on a machine

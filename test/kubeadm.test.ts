@@ -10,7 +10,7 @@ import {
   normalizeKubernetesVersion,
   renderInitConfig,
   renderJoinConfig,
-} from '../lib/render/kubeadm.js';
+} from '../lib/render/kubeadm-config.js';
 import { API_SCHEMAS, unknownFields } from './kubeadm-api-fields.js';
 
 const TOKEN = 'abcdef.0123456789abcdef';

@@ -12,7 +12,7 @@ import {
   kubeadmPkiStepFiles,
   storedCaCertHash,
 } from '../lib/pki/kubernetes.js';
-import { renderInitConfig, renderJoinConfig, defaultControlPlaneArgs } from '../lib/render/kubeadm.js';
+import { renderInitConfig, renderJoinConfig, defaultControlPlaneArgs } from '../lib/render/kubeadm-config.js';
 import { execFileSync, execSync } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Host } from '../lib/inventory.js';
 import { Plan } from '../lib/plan/index.js';
-import { KUBERNETES_PATHS, renderBootstrapTokenScript, renderKubeadmInitScript, renderKubeadmJoinScript } from '../lib/render/kubernetes.js';
+import { KUBERNETES_PATHS, renderBootstrapTokenScript, renderKubeadmInitScript, renderKubeadmJoinScript } from '../lib/render/kubeadm-scripts.js';
 import { tempDir } from './fixtures.js';
 
 /**

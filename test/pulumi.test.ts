@@ -14,7 +14,7 @@ import {
   STDIN_WRITER,
   encodeStdin,
   expandHome,
-  sshConnection,
+  pulumiConnection,
 } from '../lib/backends/pulumi.js';
 import { Host } from '../lib/inventory.js';
 import { Plan, type StepSpec, groupHash, groupSteps, renderGroupRunner, stepSlug } from '../lib/plan/index.js';
@@ -226,7 +226,7 @@ describe('PulumiProvisioner', () => {
       }
     }
     // the key is a secret of its own before @pulumi/command wraps the connection, and the resource output stays secret
-    const own = sshConnection(plan.host('node-1'));
+    const own = pulumiConnection(plan.host('node-1'));
     expect(await pulumi.isSecret(pulumi.output(own.privateKey!))).toBe(true);
     expect(await new Promise((resolve) => pulumi.output(own.privateKey!).apply(resolve))).toBe(KEY_TEXT);
     const run = provisioner.steps.get('etcd-lab/node-1/install')!.run;

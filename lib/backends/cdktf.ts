@@ -166,7 +166,7 @@ function renderResources(units: readonly (readonly PlanStep[])[], ctx: RenderCon
     body[name] = {
       // for `hakube status`, which reads the synthesized stack: the step, and whether it is a read-only check
       '//': { hakube: unit.length === 1 ? { ...(first.check ? { check: true } : {}), host: first.host, step: first.id } : { host: first.host, steps: unit.map((s) => s.id) } },
-      connection: sshConnection(ctx.plan.host(first.host), first.quickConnect ? QUICK_CONNECTION_TIMEOUT : ctx.timeout, ctx.keys),
+      connection: terraformConnection(ctx.plan.host(first.host), first.quickConnect ? QUICK_CONNECTION_TIMEOUT : ctx.timeout, ctx.keys),
       ...(dependsOn.length ? { depends_on: dependsOn } : {}),
       ...(replaceTriggeredBy.length ? { lifecycle: { replace_triggered_by: replaceTriggeredBy } } : {}),
       provisioner: unit.length === 1 ? stepProvisioners(first, ctx.paths) : groupProvisioners(unit, hash, ctx.paths),
@@ -228,7 +228,7 @@ class KeyVariables {
 }
 
 /** The SSH connection block to a host; the private key is read by Terraform when a step connects, never synthesized. */
-function sshConnection(host: Host, timeout: string, keys: KeyVariables): Record<string, unknown> {
+function terraformConnection(host: Host, timeout: string, keys: KeyVariables): Record<string, unknown> {
   // keys in alphabetical order, as cdktf writes them (see addPlainResources)
   const bastion = host.bastion;
   return {

@@ -108,9 +108,9 @@ export class PulumiProvisioner extends pulumi.ComponentResource {
     const dial = { dialErrorLimit: args.dialErrorLimit ?? 30, perDialTimeout: args.perDialTimeout ?? 15 };
     // Everything that can fail (unreadable keys, clashing names) fails here, before any resource is registered.
     const keys = new KeyReader();
-    const connections = new Map(plan.hosts.map((host) => [host.name, sshConnection(host, { ...dial, keys })]));
+    const connections = new Map(plan.hosts.map((host) => [host.name, pulumiConnection(host, { ...dial, keys })]));
     // the first wave's reachability checks give up after a few dials instead of minutes
-    const quickConnections = new Map(plan.hosts.map((host) => [host.name, sshConnection(host, { ...QUICK_DIAL, keys })]));
+    const quickConnections = new Map(plan.hosts.map((host) => [host.name, pulumiConnection(host, { ...QUICK_DIAL, keys })]));
     const units = this.combine === 'per-step' ? plan.steps.map((step) => [step]) : groupSteps(plan.steps);
     const names = new Map<string, string>();
     for (const unit of units) {
@@ -381,7 +381,7 @@ function fileAsset(file: PlanFile): pulumi.asset.Asset {
  * read from `privateKeyPath` now and passed as a secret, or the ssh-agent at `$SSH_AUTH_SOCK` when there is none;
  * the pinned host key; a bastion as `proxy`.
  */
-export function sshConnection(
+export function pulumiConnection(
   host: Host,
   options: { dialErrorLimit?: number; perDialTimeout?: number; keys?: KeyReader } = {},
 ): types.input.remote.ConnectionArgs {

@@ -9,7 +9,7 @@ import { KUBERNETES_VERSION } from '../build/kubernetes.js';
 import { ETCD_VERSION } from '../build/etcd.js';
 import type { EtcdInstallSource } from '../render/etcd.js';
 import type { ImageMirror } from '../render/image-mirror.js';
-import type { KubeletConfigInput, KubeProxyConfigInput } from '../render/kubeadm.js';
+import type { KubeletConfigInput, KubeProxyConfigInput } from '../render/kubeadm-config.js';
 import { LAB_CACHE_DIR, LAB_GATEWAY, LAB_RUN_DIR, type LabHostSpec, labPaths } from './config.js';
 import { labFlannelManifest } from './flannel.js';
 import { say, step } from './progress.js';

@@ -14,8 +14,8 @@
  * - The service-account key is RSA 2048: what kubeadm generates by default and what every consumer of
  *   service-account tokens (RS256) handles.
  */
-import './index.js'; // first: installs the Reflect metadata @peculiar/x509 needs
-import type { CaFiles, KeyPairFiles, SecretStore } from './index.js';
+import './secret-store.js'; // first: installs the Reflect metadata @peculiar/x509 needs
+import type { CaFiles, KeyPairFiles, SecretStore } from './secret-store.js';
 import * as x509 from '@peculiar/x509';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
