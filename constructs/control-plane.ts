@@ -32,7 +32,8 @@ import {
   renderKubeadmInitScript,
   renderKubeadmJoinScript,
 } from '../lib/render/kubeadm-scripts.js';
-import { DEFAULT_REQUIRED_PORTS, type NodePrepOptions, type NodeRole, nodePrepSteps, resolveNodePrepOptions } from '../lib/render/node-prep.js';
+import { nodePrepSteps } from '../lib/render/node-prep.js';
+import { DEFAULT_REQUIRED_PORTS, type NodePrepOptions, type NodeRole, resolveNodePrepOptions } from '../lib/render/node-prep-options.js';
 import {
   checkExtraArgs,
   checkImageMirror,

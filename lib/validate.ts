@@ -249,7 +249,7 @@ export function checkKubeletSettings(where: string, prop: string, kubelet: Kubel
   }
 }
 
-/** What hakube lets users set of kube-proxy's configuration (see KubeProxyConfigInput in lib/render/kubeadm.ts). */
+/** What hakube lets users set of kube-proxy's configuration (see KubeProxyConfigInput in lib/render/kubeadm-config.ts). */
 export interface KubeProxySettings {
   readonly mode?: string;
   readonly conntrack?: { readonly maxPerCore?: number };

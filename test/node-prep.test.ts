@@ -7,18 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { Host } from '../lib/inventory.js';
 import { Plan } from '../lib/plan/index.js';
 import { PACKAGE_LOCK } from '../lib/render/packages.js';
-import {
-  DEFAULT_REQUIRED_PORTS,
-  NODE_PREP_PATHS,
-  type NodePrepOptions,
-  type NodeRole,
-  kubernetesRepoUrl,
-  nodePrepSteps,
-  pauseVersionFor,
-  renderContainerdConfig,
-  renderModulesLoadConf,
-  renderSysctlConf,
-} from '../lib/render/node-prep.js';
+import { nodePrepSteps } from '../lib/render/node-prep.js';
+import { DEFAULT_REQUIRED_PORTS, NODE_PREP_PATHS, type NodePrepOptions, type NodeRole, kubernetesRepoUrl, pauseVersionFor } from '../lib/render/node-prep-options.js';
+import { renderContainerdConfig, renderModulesLoadConf, renderSysctlConf } from '../lib/render/node-prep-files.js';
 import { MIRROR_CA_PEM, hosts, tempDir } from './fixtures.js';
 
 const base: NodePrepOptions = { kubernetesVersion: '1.31.2' };

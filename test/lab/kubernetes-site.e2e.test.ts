@@ -12,7 +12,8 @@ import type { Inventory } from '../../lib/inventory.js';
 import { LAB_IMAGE_REPOSITORY, LAB_KUBERNETES_REPO_BASE_URL, LAB_KUBERNETES_VERSION, labClusterSettings, labDown, readState } from '../../lib/lab/index.js';
 import { procAlive } from '../../lib/lab/proc.js';
 import type { PlanContributor, StepSpec } from '../../lib/plan/index.js';
-import { type NodePrepOptions, type NodeRole, nodePrepSteps } from '../../lib/render/node-prep.js';
+import { nodePrepSteps } from '../../lib/render/node-prep.js';
+import { type NodePrepOptions, type NodeRole } from '../../lib/render/node-prep-options.js';
 import { tempDir } from '../fixtures.js';
 import { acquireLab, figure, onHost, projectDir, synthStack, terraform, until } from './helpers.js';
 

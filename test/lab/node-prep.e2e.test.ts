@@ -9,16 +9,9 @@ import { Host, type Inventory } from '../../lib/inventory.js';
 import { LAB_PROXY_URL, labDown } from '../../lib/lab/index.js';
 import type { PlanContributor, StepSpec } from '../../lib/plan/index.js';
 import { Plan } from '../../lib/plan/index.js';
-import {
-  NODE_PREP_PATHS,
-  type NodePrepOptions,
-  type NodeRole,
-  nodePrepSteps,
-  renderAptProxyConf,
-  renderContainerdConfig,
-  renderModulesLoadConf,
-  renderSysctlConf,
-} from '../../lib/render/node-prep.js';
+import { nodePrepSteps } from '../../lib/render/node-prep.js';
+import { NODE_PREP_PATHS, type NodePrepOptions, type NodeRole } from '../../lib/render/node-prep-options.js';
+import { renderAptProxyConf, renderContainerdConfig, renderModulesLoadConf, renderSysctlConf } from '../../lib/render/node-prep-files.js';
 import { sh } from '../../lib/shell.js';
 import { tempDir } from '../fixtures.js';
 import { acquireLab, figure, onHost, projectDir, synthStack, terraform } from './helpers.js';
