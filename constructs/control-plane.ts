@@ -21,6 +21,8 @@ import {
   type KubeProxyConfigInput,
   type KubeletConfigInput,
   type TaintInput,
+  checkKubeProxySettings,
+  checkKubeletSettings,
   defaultControlPlaneArgs,
   renderInitConfig,
   renderJoinConfig,
@@ -37,8 +39,6 @@ import { DEFAULT_REQUIRED_PORTS, type NodePrepOptions, type NodeRole, resolveNod
 import {
   checkExtraArgs,
   checkImageMirror,
-  checkKubeProxySettings,
-  checkKubeletSettings,
   checkKubernetesVersion,
   checkTaints,
   fail,

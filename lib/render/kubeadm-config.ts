@@ -26,7 +26,7 @@
  */
 import * as yaml from 'js-yaml';
 import { isIP } from 'node:net';
-import { TAINT_EFFECTS, checkExtraArgs, checkKubeProxySettings, checkKubeletSettings, checkTaints, fail, isAbsolutePath, isHostname, isHttpUrl, isImageRepository, isPort } from '../validate.js';
+import { TAINT_EFFECTS, checkExtraArgs, checkTaints, fail, isAbsolutePath, isHostname, isHttpUrl, isImageRepository, isPort } from '../validate.js';
 
 // ---------------------------------------------------------------------------
 // Versions
@@ -585,4 +585,66 @@ function sortKeys(value: unknown): unknown {
 
 function dump(doc: Doc): string {
   return yaml.dump(sortKeys(doc), { noRefs: true, lineWidth: -1, sortKeys: false });
+}
+
+/** The kubelet's default `imageGCLowThresholdPercent`: the high threshold must stay above it. */
+export const KUBELET_IMAGE_GC_LOW_THRESHOLD_PERCENT = 80;
+
+/**
+ * Kubelet settings: the systemd cgroup driver only, a positive pod limit, resource and eviction-signal names with
+ * quantities (`"0%"` included), a cgroup path, an image GC threshold the kubelet accepts, booleans.
+ */
+export function checkKubeletSettings(where: string, prop: string, kubelet: KubeletConfigInput | undefined): void {
+  if (kubelet === undefined) return;
+  if (typeof kubelet !== 'object' || kubelet === null || Array.isArray(kubelet)) fail(where, prop, kubelet, 'must be an object of kubelet settings');
+  if (kubelet.cgroupDriver !== undefined && kubelet.cgroupDriver !== 'systemd') {
+    fail(where, `${prop}.cgroupDriver`, kubelet.cgroupDriver, 'must be "systemd" (containerd is configured with SystemdCgroup = true)');
+  }
+  if (kubelet.maxPods !== undefined && (!Number.isInteger(kubelet.maxPods) || kubelet.maxPods < 1)) {
+    fail(where, `${prop}.maxPods`, kubelet.maxPods, 'must be a positive integer');
+  }
+  for (const field of ['systemReserved', 'kubeReserved', 'evictionHard'] as const) {
+    for (const [key, value] of Object.entries(kubelet[field] ?? {})) {
+      // resource names (cpu, hugepages-2Mi) and eviction signals (memory.available, nodefs.inodesFree)
+      if (!/^[A-Za-z0-9]([A-Za-z0-9./-]*[A-Za-z0-9])?$/.test(key)) fail(where, `${prop}.${field}`, key, 'is not a resource or signal name');
+      if (typeof value !== 'string' || !/^[0-9A-Za-z.%+-]+$/.test(value)) fail(where, `${prop}.${field}.${key}`, value, 'is not a quantity');
+    }
+  }
+  if (kubelet.cgroupRoot !== undefined && (typeof kubelet.cgroupRoot !== 'string' || !/^\/([A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*)?$/.test(kubelet.cgroupRoot))) {
+    fail(where, `${prop}.cgroupRoot`, kubelet.cgroupRoot, 'is not a cgroup path like "/kubelet"');
+  }
+  const high = kubelet.imageGCHighThresholdPercent;
+  if (high !== undefined && (!Number.isInteger(high) || high <= KUBELET_IMAGE_GC_LOW_THRESHOLD_PERCENT || high > 100)) {
+    fail(where, `${prop}.imageGCHighThresholdPercent`, high, `must be an integer from ${KUBELET_IMAGE_GC_LOW_THRESHOLD_PERCENT + 1} to 100 (the kubelet refuses a value not above its low threshold, ${KUBELET_IMAGE_GC_LOW_THRESHOLD_PERCENT})`);
+  }
+  for (const field of ['failSwapOn', 'localStorageCapacityIsolation', 'serverTLSBootstrap', 'protectKernelDefaults', 'rotateCertificates'] as const) {
+    if (kubelet[field] !== undefined && typeof kubelet[field] !== 'boolean') fail(where, `${prop}.${field}`, kubelet[field], 'must be true or false');
+  }
+}
+
+/** A Go duration of whole units ("1s", "500ms", "1m30s", "0s"). */
+const GO_DURATION = /^(\d+(ms|s|m|h))+$/;
+
+/**
+ * kube-proxy settings: mode iptables or nftables (nftables from Kubernetes 1.31, where it is on by default), a
+ * conntrack limit per core of 0 or more, a duration for iptables.minSyncPeriod (iptables mode only).
+ */
+export function checkKubeProxySettings(where: string, prop: string, proxy: KubeProxyConfigInput | undefined, kubernetesVersion: string): void {
+  if (proxy === undefined) return;
+  if (typeof proxy !== 'object' || proxy === null || Array.isArray(proxy)) fail(where, prop, proxy, 'must be an object of kube-proxy settings');
+  const mode = proxy.mode ?? 'iptables';
+  if (mode !== 'iptables' && mode !== 'nftables') fail(where, `${prop}.mode`, proxy.mode, 'must be "iptables" or "nftables"');
+  const minor = Number(/^v?1\.(\d+)\./.exec(kubernetesVersion)?.[1] ?? NaN);
+  if (mode === 'nftables' && !(minor >= 31)) {
+    fail(where, `${prop}.mode`, proxy.mode, `needs Kubernetes 1.31 or later (kube-proxy's nftables mode is off by default before), not ${kubernetesVersion}`);
+  }
+  const maxPerCore = proxy.conntrack?.maxPerCore;
+  if (maxPerCore !== undefined && (!Number.isInteger(maxPerCore) || maxPerCore < 0 || maxPerCore > 2 ** 31 - 1)) {
+    fail(where, `${prop}.conntrack.maxPerCore`, maxPerCore, 'must be an integer of 0 or more (0: leave the node\'s conntrack limit as it is)');
+  }
+  const minSync = proxy.iptables?.minSyncPeriod;
+  if (minSync !== undefined) {
+    if (typeof minSync !== 'string' || !GO_DURATION.test(minSync)) fail(where, `${prop}.iptables.minSyncPeriod`, minSync, 'must be a duration like "1s" or "500ms"');
+    if (mode !== 'iptables') fail(where, `${prop}.iptables.minSyncPeriod`, minSync, 'applies to mode "iptables" only (kube-proxy ignores it in nftables mode)');
+  }
 }
