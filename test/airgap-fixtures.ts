@@ -1,22 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { SiteArtifacts } from '../lib/airgap/artifacts.js';
-import { tempDir } from './fixtures.js';
+import { fakeBinary, tempDir } from './fixtures.js';
 
 /** The real Kubernetes v1.34.12 binaries, when this machine has built them (lib/build/kubernetes.ts). */
 export const REAL_KUBERNETES_BIN = '/var/cache/hakube/build/kubernetes-v1.34.12-671ff94420ade6b5/bin';
 export const HAVE_REAL_KUBERNETES = existsSync(join(REAL_KUBERNETES_BIN, 'kubeadm'));
-
-/** A tiny shell script that prints `fake <name>`, as a stand-in binary. */
-export function fakeBinary(dir: string, name: string, body = `echo "fake ${name} $*"`): string {
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, name);
-  writeFileSync(path, `#!/bin/sh\n${body}\n`);
-  chmodSync(path, 0o755);
-  return path;
-}
 
 /**
  * Stand-in artifacts: shell scripts for every binary, in fresh temp dirs. `kubernetes` may be given (the real

@@ -9,7 +9,7 @@ import { Host } from '../lib/inventory.js';
 import { quietEnv } from '../lib/engine.js';
 import { Plan, renderGroupRunner } from '../lib/plan/index.js';
 import { PLACEHOLDER_SECRETS_CONTEXT } from '../lib/pki/index.js';
-import { engineBinary, hosts, projectRoot, readTree, secretMarkers, tempDir } from './fixtures.js';
+import { engineBinary, expectShellcheckClean, hosts, projectRoot, readTree, secretMarkers, tempDir } from './fixtures.js';
 
 async function synth(options: { resourceType?: 'terraform_data' | 'null_resource'; members?: Host[] } = {}) {
   const secretsDir = tempDir();
@@ -247,7 +247,6 @@ describe('generated scripts', () => {
   it('pass shellcheck', async () => {
     const { plan } = await synth();
     const release = await synth({ members: hosts(1) }); // distro
-    const dir = tempDir('hakube-sc-');
     const scripts: Array<{ script: string }> = [...plan.steps, ...release.plan.steps];
     const { EtcdCluster: E } = await import('../constructs/etcd-cluster.js');
     const app = new App({ outdir: tempDir() });
@@ -256,11 +255,6 @@ describe('generated scripts', () => {
     scripts.push(...(await Plan.of(stack)).steps);
     // the runner of a per-host group
     scripts.push(renderGroupRunner(plan.steps.slice(0, 3), 'a'.repeat(64)));
-    const files = scripts.map((s, i) => {
-      const path = join(dir, `${i}.sh`);
-      writeFileSync(path, s.script);
-      return path;
-    });
-    execFileSync('shellcheck', ['--shell=bash', '--severity=style', ...files], { encoding: 'utf8' });
+    expectShellcheckClean(scripts.map((s) => s.script));
   });
 });

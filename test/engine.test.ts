@@ -1,15 +1,12 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { engineEnv, findEngine } from '../lib/engine.js';
-import { tempDir } from './fixtures.js';
+import { fakeBinary, tempDir } from './fixtures.js';
 
 /** A directory with fake engines that print `version` output (after a warning box on stdout, as OpenTofu does). */
 function fakes(engines: Record<string, string>): string {
   const dir = tempDir();
-  for (const [name, version] of Object.entries(engines)) {
-    writeFileSync(join(dir, name), `#!/bin/sh\nprintf '\\nWarning: Unable to open CLI configuration file\\n\\n${version}\\non linux_amd64\\n'\n`, { mode: 0o755 });
-  }
+  for (const [name, version] of Object.entries(engines)) fakeBinary(dir, name, `printf '\\nWarning: Unable to open CLI configuration file\\n\\n${version}\\non linux_amd64\\n'`);
   return dir;
 }
 

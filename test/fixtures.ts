@@ -1,6 +1,6 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createPrivateKey } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Host } from '../lib/inventory.js';
@@ -22,6 +22,31 @@ export function fakeHostKey(name: string): string {
 
 export function tempDir(prefix = 'hakube-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/**
+ * Fails unless shellcheck (style level) finds nothing in `scripts`, written as files. `exclude`: check codes left
+ * out (e.g. SC1091 for a sourced file that exists only on the host).
+ */
+export function expectShellcheckClean(scripts: ReadonlyArray<string>, options: { shell?: 'bash' | 'sh'; exclude?: string[] } = {}): void {
+  const dir = tempDir('hakube-shellcheck-');
+  const files = scripts.map((script, i) => {
+    const path = join(dir, `${i}.sh`);
+    writeFileSync(path, script);
+    return path;
+  });
+  const excluded = options.exclude?.length ? ['-e', options.exclude.join(',')] : [];
+  const r = spawnSync('shellcheck', [`--shell=${options.shell ?? 'bash'}`, '--severity=style', ...excluded, ...files], { encoding: 'utf8' });
+  if (r.status !== 0 || r.stdout !== '') throw new Error(`shellcheck found problems in ${files.length} scripts (${dir}):\n${r.stdout}${r.stderr}`);
+}
+
+/** A stand-in for a binary: a script named `name` in `dir` (made when missing) running `body`. */
+export function fakeBinary(dir: string, name: string, body = `echo "fake ${name} $*"`, shell = '/bin/sh'): string {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, name);
+  writeFileSync(path, `#!${shell}\n${body}\n`);
+  chmodSync(path, 0o755);
+  return path;
 }
 
 /** Every file below `dir` with its text. */

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, TerraformStack, Testing } from 'cdktf';
@@ -12,7 +11,7 @@ import { LoadBalancerVip } from '../constructs/load-balancer-vip.js';
 import { TerraformProvisioner } from '../lib/backends/cdktf.js';
 import { Host } from '../lib/inventory.js';
 import { Plan } from '../lib/plan/index.js';
-import { MIRROR_CA_PEM, hosts, projectRoot as root, readTree, secretMarkers, synthApp, tempDir } from './fixtures.js';
+import { expectShellcheckClean, hosts, MIRROR_CA_PEM, projectRoot as root, readTree, secretMarkers, synthApp, tempDir } from './fixtures.js';
 
 const masters = hosts(3, 'master', 21);
 const workers = hosts(3, 'node', 31);
@@ -396,13 +395,7 @@ describe('no secret in any output', () => {
   it('every generated script passes shellcheck', async () => {
     const { scope } = cluster({ etcd: { hosts: etcdHosts }, cni: { plugin: 'calico' }, podSubnet: '10.200.0.0/16' });
     const plan = await Plan.of(scope);
-    const dir = tempDir();
-    const files = plan.steps.map((s, i) => {
-      const path = join(dir, `${i}.sh`);
-      writeFileSync(path, s.script);
-      return path;
-    });
-    execFileSync('shellcheck', ['--shell=bash', '--severity=style', ...files], { encoding: 'utf8' });
+    expectShellcheckClean(plan.steps.map((s) => s.script));
   });
 });
 

@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { fingerprint, hostsCommand, recordHostKeys, scanInventory } from '../lib/cli/hosts.js';
 import { Inventory } from '../lib/inventory.js';
-import { fakeHostKey, tempDir } from './fixtures.js';
+import { fakeBinary, fakeHostKey, tempDir } from './fixtures.js';
 
 const HOSTS_YAML = `# the site's hosts
 defaults: { user: root }
@@ -21,8 +21,7 @@ hosts:
 function fakeKeyscan(keys: Record<string, string>): string {
   const dir = tempDir();
   const cases = Object.entries(keys).map(([address, key]) => `  *" ${address}") echo "${address} ${key}" ;;`).join('\n');
-  writeFileSync(join(dir, 'ssh-keyscan'), `#!/bin/bash\necho "# ${'$'}* SSH-2.0" >&2\ncase " ${'$'}*" in\n${cases}\n  *) echo "connect refused" >&2 ;;\nesac\n`);
-  chmodSync(join(dir, 'ssh-keyscan'), 0o755);
+  fakeBinary(dir, 'ssh-keyscan', `echo "# ${'$'}* SSH-2.0" >&2\ncase " ${'$'}*" in\n${cases}\n  *) echo "connect refused" >&2 ;;\nesac`, '/bin/bash');
   return dir;
 }
 
