@@ -5,7 +5,7 @@ export * from './lib/inventory.js';
 export * from './lib/plan/index.js';
 export { PLACEHOLDER_SECRETS_CONTEXT, SecretStore, type SecretStoreOptions, randomToken, usePlaceholderSecrets } from './lib/pki/index.js';
 export { type Engine, findEngine } from './lib/engine.js';
-export { TerraformProvisioner, type TerraformProvisionerProps } from './lib/backends/cdktf.js';
+export { type StepResource, TerraformProvisioner, type TerraformProvisionerProps } from './lib/backends/cdktf.js';
 export { ValidationError } from './lib/validate.js';
 export * from './constructs/control-plane.js';
 export * from './constructs/worker-pool.js';

@@ -58,8 +58,8 @@ async function synthesize(workers: number, combine: Combine): Promise<Synthesize
   const stack = new TerraformStack(app, 'bench');
   new HaCluster(stack, 'bench', {
     kubernetesVersion: '1.34.2',
-    controlPlane: hosts(3, 'cp', 10),
-    workers: hosts(workers, 'w', 1000),
+    controlPlaneHosts: hosts(3, 'cp', 10),
+    workerHosts: hosts(workers, 'w', 1000),
     endpoint: { vip: '10.0.0.5/8' },
     podSubnet: '172.16.0.0/16',
     serviceSubnet: '172.17.0.0/16',

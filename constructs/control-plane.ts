@@ -81,9 +81,8 @@ export const CALICO_OPERATOR_MANIFEST = 'https://raw.githubusercontent.com/proje
 /** flannel's manifest configures this pod network unless edited. */
 const FLANNEL_POD_SUBNET = '10.244.0.0/16';
 
-export interface ControlPlaneProps {
-  /** Control-plane hosts: an odd number (1 is allowed for development, with a warning). The first runs `kubeadm init`. */
-  readonly hosts: Host[];
+/** What a control plane is configured with, as `HaCluster` passes it through: everything but its hosts, endpoint, etcd, name and secrets. */
+export interface ControlPlaneOptions {
   /** Kubernetes version, e.g. "1.34.2": a release of a supported minor (1.31 to 1.34, kubeadm API v1beta4). */
   readonly kubernetesVersion: string;
   /**
@@ -92,14 +91,6 @@ export interface ControlPlaneProps {
    * @default false
    */
   readonly allowUnsupportedKubernetesVersion?: boolean;
-  /** Where clients reach the API servers: a `LoadBalancerVip` (the control plane adds itself as its backends) or an external load balancer. */
-  readonly endpoint: LoadBalancerVip | ExternalEndpoint;
-  /** Cluster name (kubeadm `clusterName`, step ids, secrets dir). @default the construct id */
-  readonly clusterName?: string;
-  /** Operator-side directory for the cluster PKI and bootstrap token. @default ".hakube/<clusterName>" */
-  readonly secretsDir?: string;
-  /** `"stacked"`: kubeadm runs etcd on the control-plane hosts; or an `EtcdCluster` of this app (external etcd). @default "stacked" */
-  readonly etcd?: 'stacked' | EtcdCluster;
   /** Pod network (IPv4 CIDR). @default "10.244.0.0/16" (flannel's) */
   readonly podSubnet?: string;
   /** Service network (IPv4 CIDR). @default "10.96.0.0/12" */
@@ -131,6 +122,20 @@ export interface ControlPlaneProps {
   readonly imageMirror?: ImageMirror;
   /** Lifetime of the bootstrap token; it is re-created before joins when it expired. @default "24h0m0s" */
   readonly bootstrapTokenTtl?: string;
+}
+
+/** A control plane: its hosts, its API endpoint and etcd, and the settings of `ControlPlaneOptions`. */
+export interface ControlPlaneProps extends ControlPlaneOptions {
+  /** Control-plane hosts: an odd number (1 is allowed for development, with a warning). The first runs `kubeadm init`. */
+  readonly hosts: Host[];
+  /** Where clients reach the API servers: a `LoadBalancerVip` (the control plane adds itself as its backends) or an external load balancer. */
+  readonly endpoint: LoadBalancerVip | ExternalEndpoint;
+  /** Cluster name (kubeadm `clusterName`, step ids, secrets dir). @default the construct id */
+  readonly clusterName?: string;
+  /** Operator-side directory for the cluster PKI and bootstrap token. @default ".hakube/<clusterName>" */
+  readonly secretsDir?: string;
+  /** `"stacked"`: kubeadm runs etcd on the control-plane hosts; or an `EtcdCluster` of this app (external etcd). @default "stacked" */
+  readonly etcd?: 'stacked' | EtcdCluster;
 }
 
 const API_SERVER_PORT = 6443;

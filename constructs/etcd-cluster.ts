@@ -20,13 +20,8 @@ import { fail, isAbsolutePath, isHostname, isHttpUrl, isIpAddress, isPort, isSha
 
 export type { EtcdInstallSource } from '../lib/render/etcd.js';
 
-export interface EtcdClusterProps {
-  /** The member hosts, in order; the first runs the cluster health check. 3, 5 or 7 for HA. */
-  readonly members: Host[];
-  /** Name of the cluster: part of the cluster token and of the default secrets directory. @default the construct id */
-  readonly clusterName?: string;
-  /** Operator-side directory for the CA, certificates and the cluster token. @default ".hakube/<clusterName>" */
-  readonly secretsDir?: string;
+/** What an etcd cluster is configured with, as `HaCluster` passes it through: everything but its members, name and secrets. */
+export interface EtcdClusterOptions {
   /** Allow an even member count or more than 7 members (both lower availability per machine). @default false */
   readonly allowUnsafeMemberCount?: boolean;
   /** Where etcd comes from. @default { from: 'distro' } */
@@ -51,6 +46,16 @@ export interface EtcdClusterProps {
   readonly quotaBackendBytes?: number;
   /** More names or IPs in every member's server certificate, e.g. a load balancer's VIP in front of the members. @default [] */
   readonly extraCertificateSans?: string[];
+}
+
+/** An etcd cluster: its members, name and secrets directory, and the settings of `EtcdClusterOptions`. */
+export interface EtcdClusterProps extends EtcdClusterOptions {
+  /** The member hosts, in order; the first runs the cluster health check. 3, 5 or 7 for HA. */
+  readonly members: Host[];
+  /** Name of the cluster: part of the cluster token and of the default secrets directory. @default the construct id */
+  readonly clusterName?: string;
+  /** Operator-side directory for the CA, certificates and the cluster token. @default ".hakube/<clusterName>" */
+  readonly secretsDir?: string;
 }
 
 /** Certificates other constructs need to talk to the cluster (paths inside `secretsDir`). */

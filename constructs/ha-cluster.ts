@@ -1,9 +1,9 @@
 import { Construct } from 'constructs';
 import type { Host } from '../lib/inventory.js';
-import { type ControlPlaneProps, ControlPlane } from './control-plane.js';
-import { type EtcdClusterProps, EtcdCluster } from './etcd-cluster.js';
+import { type ControlPlaneOptions, ControlPlane } from './control-plane.js';
+import { type EtcdClusterOptions, EtcdCluster } from './etcd-cluster.js';
 import { type LoadBalancerVipProps, LoadBalancerVip } from './load-balancer-vip.js';
-import { type WorkerPoolProps, WorkerPool } from './worker-pool.js';
+import { type WorkerPoolOptions, WorkerPool } from './worker-pool.js';
 
 /** The API endpoint: a VIP held by keepalived, with haproxy in front of the API servers. */
 export interface HaClusterEndpointProps extends Partial<Omit<LoadBalancerVipProps, 'hosts' | 'vip' | 'backends' | 'backendCheck'>> {
@@ -13,12 +13,12 @@ export interface HaClusterEndpointProps extends Partial<Omit<LoadBalancerVipProp
   readonly hosts?: Host[];
 }
 
-export interface HaClusterProps
-  extends Omit<ControlPlaneProps, 'hosts' | 'endpoint' | 'etcd' | 'clusterName' | 'secretsDir'> {
-  /** Control-plane hosts (3 for HA). */
-  readonly controlPlane: Host[];
-  /** Worker hosts of the default pool. @default none (add pools with `addWorkerPool`) */
-  readonly workers?: Host[];
+/** The whole cluster: its hosts, endpoint and etcd, and the control plane's settings (`ControlPlaneOptions`). */
+export interface HaClusterProps extends ControlPlaneOptions {
+  /** The control-plane hosts (3 for HA); the first runs `kubeadm init`. */
+  readonly controlPlaneHosts: Host[];
+  /** The hosts of the default worker pool, `workers`. @default none (add pools with `addWorkerPool`) */
+  readonly workerHosts?: Host[];
   /** The API endpoint's VIP and load-balancer settings (haproxy listens on 8443 by default). */
   readonly endpoint: HaClusterEndpointProps;
   /**
@@ -26,7 +26,7 @@ export interface HaClusterProps
    * these hosts (seed 001's external topology; they may be the control-plane hosts themselves, as Kubespray does).
    * @default "stacked"
    */
-  readonly etcd?: 'stacked' | (Omit<EtcdClusterProps, 'members' | 'clusterName' | 'secretsDir'> & { readonly hosts: Host[] });
+  readonly etcd?: 'stacked' | (EtcdClusterOptions & { readonly hosts: Host[] });
   /** Operator-side directory for every secret of the cluster. @default ".hakube/<construct id>" */
   readonly secretsDir?: string;
 }
@@ -37,19 +37,22 @@ export interface HaClusterProps
  * balancer's backend, `kubeadm init` waits for the VIP (and for etcd), joins target the VIP.
  */
 export class HaCluster extends Construct {
+  /** The control plane (kubeadm init and joins, the cluster PKI, the operator's admin kubeconfig). */
   readonly controlPlane: ControlPlane;
+  /** haproxy + keepalived holding the API's VIP, with the control plane as its backends. */
   readonly loadBalancer: LoadBalancerVip;
   /** The external etcd cluster, when `etcd` is not stacked. */
   readonly etcd?: EtcdCluster;
+  /** The worker pools: `workers` (from `workerHosts`) and those added with `addWorkerPool`. */
   readonly workerPools: WorkerPool[] = [];
 
   constructor(scope: Construct, id: string, props: HaClusterProps) {
     super(scope, id);
-    const { controlPlane, workers, endpoint, etcd, secretsDir = `.hakube/${id}`, ...rest } = props;
+    const { controlPlaneHosts, workerHosts, endpoint, etcd, secretsDir = `.hakube/${id}`, ...rest } = props;
     const { hosts: lbHosts, vip, ...lbRest } = endpoint;
     this.loadBalancer = new LoadBalancerVip(this, 'api-lb', {
       name: `${id}-api`,
-      hosts: lbHosts ?? controlPlane,
+      hosts: lbHosts ?? controlPlaneHosts,
       vip,
       backendCheck: 'https-healthz',
       secretsDir,
@@ -61,18 +64,18 @@ export class HaCluster extends Construct {
     }
     this.controlPlane = new ControlPlane(this, 'control-plane', {
       ...rest,
-      hosts: controlPlane,
+      hosts: controlPlaneHosts,
       endpoint: this.loadBalancer,
       etcd: this.etcd ?? 'stacked',
       clusterName: id,
       secretsDir,
     });
-    if (workers && workers.length > 0) this.addWorkerPool('workers', { hosts: workers });
+    if (workerHosts && workerHosts.length > 0) this.addWorkerPool('workers', { hosts: workerHosts });
   }
 
   /** Add a pool of workers with their own labels and taints, e.g. `cluster.addWorkerPool('gpu', { hosts, taints })`. */
-  addWorkerPool(id: string, props: Omit<WorkerPoolProps, 'controlPlane'>): WorkerPool {
-    const pool = new WorkerPool(this, id, { ...props, controlPlane: this.controlPlane });
+  addWorkerPool(id: string, options: WorkerPoolOptions): WorkerPool {
+    const pool = new WorkerPool(this, id, { ...options, controlPlane: this.controlPlane });
     this.workerPools.push(pool);
     return pool;
   }

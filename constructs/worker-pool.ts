@@ -5,15 +5,20 @@ import type { TaintInput } from '../lib/render/kubeadm-config.js';
 import { checkNodeLabels, checkTaints, fail } from '../lib/validate.js';
 import type { ControlPlane } from './control-plane.js';
 
-export interface WorkerPoolProps {
-  /** The control plane the workers join. */
-  readonly controlPlane: ControlPlane;
+/** A pool of workers, as `HaCluster.addWorkerPool` takes it: hosts, labels, taints. */
+export interface WorkerPoolOptions {
   /** Worker hosts; they join in parallel as soon as the first control-plane host is up. */
   readonly hosts: Host[];
   /** Node labels the kubelet registers (not in the kubernetes.io / k8s.io namespaces, which NodeRestriction forbids). @default {} */
   readonly labels?: Record<string, string>;
   /** Node taints, e.g. `{ key: 'gpu', value: 'true', effect: 'NoSchedule' }`. @default none */
   readonly taints?: TaintInput[];
+}
+
+/** A pool of workers joined to `controlPlane`. */
+export interface WorkerPoolProps extends WorkerPoolOptions {
+  /** The control plane the workers join. */
+  readonly controlPlane: ControlPlane;
 }
 
 /** A group of worker nodes with the same labels and taints, joined to a `ControlPlane`. */

@@ -12,8 +12,8 @@ const app = new App();
 const stack = new TerraformStack(app, 'kubespray-layout');
 new HaCluster(stack, 'kubespray', {
   kubernetesVersion: '1.31.2',
-  controlPlane: hosts.withLabel('kube-master', 'true'),
-  workers: hosts.withLabel('kube-node', 'true'),
+  controlPlaneHosts: hosts.withLabel('kube-master', 'true'),
+  workerHosts: hosts.withLabel('kube-node', 'true'),
   endpoint: { vip: '10.10.0.10/24' },
   etcd: { hosts: hosts.withLabel('etcd', 'true') },
 });

@@ -12,8 +12,8 @@ const app = new App();
 const stack = new TerraformStack(app, 'seed-001');
 new HaCluster(stack, 'external', {
   kubernetesVersion: '1.31.2',
-  controlPlane: hosts.withLabel('role', 'control-plane'),
-  workers: hosts.withLabel('role', 'worker'),
+  controlPlaneHosts: hosts.withLabel('role', 'control-plane'),
+  workerHosts: hosts.withLabel('role', 'worker'),
   endpoint: { vip: '192.168.0.244/24' },
   etcd: { hosts: hosts.withLabel('role', 'etcd') },
 });

@@ -14,8 +14,8 @@ export { DEMO_VIP, demoTopology } from '../lib/cli/demo.js';
 export function seed003Topology(scope: Construct, masters: Host[], workers: Host[], secretsRoot = '.hakube'): HaCluster {
   return new HaCluster(scope, 'onprem', {
     kubernetesVersion: '1.31.2',
-    controlPlane: masters,
-    workers,
+    controlPlaneHosts: masters,
+    workerHosts: workers,
     endpoint: { vip: '192.168.0.244/24', port: 8443 },
     podSubnet: '10.244.0.0/16',
     secretsDir: `${secretsRoot}/onprem`,

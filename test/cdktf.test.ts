@@ -162,7 +162,7 @@ describe('TerraformProvisioner: stacks and per-host groups', () => {
     const outdir = tempDir('hakube-cdktf-');
     const app = new App({ outdir });
     const stack = new TerraformStack(app, 'prod');
-    new HaCluster(stack, 'prod', { kubernetesVersion: '1.31.2', controlPlane: hosts(3, 'master', 21), workers: hosts(workers, 'node', 31), endpoint: { vip: '10.77.0.244/24' }, secretsDir: tempDir() });
+    new HaCluster(stack, 'prod', { kubernetesVersion: '1.31.2', controlPlaneHosts: hosts(3, 'master', 21), workerHosts: hosts(workers, 'node', 31), endpoint: { vip: '10.77.0.244/24' }, secretsDir: tempDir() });
     const plan = await Plan.of(stack);
     const provisioner = new TerraformProvisioner(stack, 'provision', { plan, ...props });
     app.synth();

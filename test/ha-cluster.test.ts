@@ -23,8 +23,8 @@ function cluster(props: Partial<HaClusterProps> = {}) {
   const secretsDir = tempDir();
   const ha = new HaCluster(scope, 'prod', {
     kubernetesVersion: '1.31.2',
-    controlPlane: masters,
-    workers,
+    controlPlaneHosts: masters,
+    workerHosts: workers,
     endpoint: { vip: `${VIP}/24` },
     secretsDir,
     ...props,
@@ -114,7 +114,7 @@ describe('HaCluster: seed 003 (stacked etcd, haproxy + keepalived on the masters
     const secretsDir = tempDir();
     const build = (extra: Host[]) => {
       const scope = new Construct(undefined as never, 'app');
-      const ha = new HaCluster(scope, 'prod', { kubernetesVersion: '1.31.2', controlPlane: masters, workers, endpoint: { vip: `${VIP}/24` }, secretsDir });
+      const ha = new HaCluster(scope, 'prod', { kubernetesVersion: '1.31.2', controlPlaneHosts: masters, workerHosts: workers, endpoint: { vip: `${VIP}/24` }, secretsDir });
       if (extra.length) ha.addWorkerPool('late', { hosts: extra });
       return Plan.of(scope);
     };
@@ -153,7 +153,7 @@ describe('HaCluster: seed 001 (external etcd)', () => {
 
 describe('topology rules', () => {
   it.each<[string, () => unknown, RegExp]>([
-    ['even control plane', () => cluster({ controlPlane: hosts(2, 'master', 21) }), /ControlPlane app\/prod\/control-plane: hosts 2 is an even count/],
+    ['even control plane', () => cluster({ controlPlaneHosts: hosts(2, 'master', 21) }), /ControlPlane app\/prod\/control-plane: hosts 2 is an even count/],
     ['a version that is not one', () => cluster({ kubernetesVersion: '1.31' }), /ControlPlane app\/prod\/control-plane: kubernetesVersion "1.31" must be a Kubernetes release version like "1.34.2"/],
     ['a minor older than the window', () => cluster({ kubernetesVersion: '1.27.5' }), /kubernetesVersion "1.27.5" is outside the Kubernetes versions hakube supports \(1.31 to 1.34\); set allowUnsupportedKubernetesVersion/],
     ['a minor newer than the window', () => cluster({ kubernetesVersion: '1.99.0' }), /kubernetesVersion "1.99.0" is outside the Kubernetes versions hakube supports \(1.31 to 1.34\); set allowUnsupportedKubernetesVersion/],
@@ -162,7 +162,7 @@ describe('topology rules', () => {
     ['overlapping networks', () => cluster({ podSubnet: '10.96.0.0/16', cni: { plugin: 'calico' } }), /serviceSubnet "10.96.0.0\/12" overlaps podSubnet "?10.96.0.0\/16/],
     ['flannel with another pod subnet', () => cluster({ podSubnet: '10.200.0.0/16' }), /podSubnet "10.200.0.0\/16" differs from 10.244.0.0\/16/],
     ['a CNI manifest that is neither URL nor file', () => cluster({ cni: { manifest: '/nope.yaml' } }), /cni.manifest "\/nope.yaml" is neither an http\(s\) URL nor an existing file/],
-    ['a worker that is also a master', () => cluster({ workers: [masters[0]] }), /workers "master-1" is already a control-plane host/],
+    ['a worker that is also a master', () => cluster({ workerHosts: [masters[0]] }), /workers "master-1" is already a control-plane host/],
     ['a kubelet label NodeRestriction refuses', () => cluster().ha.addWorkerPool('gpu', { hosts: hosts(1, 'gpu', 70), labels: { 'node-role.kubernetes.io/gpu': '' } }), /labels "node-role.kubernetes.io\/gpu" is in a namespace the kubelet may not set/],
     ['a bad package proxy', () => cluster({ nodePrep: { packageProxy: 'not a url' } }), /ControlPlane app\/prod\/control-plane: packageProxy "not a url"/],
     ['a bad taint effect', () => cluster().ha.addWorkerPool('gpu', { hosts: hosts(1, 'gpu', 70), taints: [{ key: 'gpu', effect: 'NoWay' as never }] }), /taints.gpu.effect "NoWay" must be one of/],
@@ -380,7 +380,7 @@ describe('no secret in any output', () => {
     const app = new App({ outdir });
     const stack = new TerraformStack(app, 'prod');
     const secretsDir = tempDir();
-    new HaCluster(stack, 'prod', { kubernetesVersion: '1.31.2', controlPlane: masters, workers, endpoint: { vip: `${VIP}/24` }, etcd: { hosts: etcdHosts }, secretsDir });
+    new HaCluster(stack, 'prod', { kubernetesVersion: '1.31.2', controlPlaneHosts: masters, workerHosts: workers, endpoint: { vip: `${VIP}/24` }, etcd: { hosts: etcdHosts }, secretsDir });
     const plan = await Plan.of(stack);
     new TerraformProvisioner(stack, 'provision', { plan });
     app.synth();

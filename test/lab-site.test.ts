@@ -22,8 +22,8 @@ async function labCluster() {
   const stack = new TerraformStack(app, 'lab');
   new HaCluster(stack, 'lab', {
     ...settings,
-    controlPlane: hosts.slice(0, 3),
-    workers: hosts.slice(3),
+    controlPlaneHosts: hosts.slice(0, 3),
+    workerHosts: hosts.slice(3),
     endpoint: { vip: '10.77.0.100/24' },
     secretsDir: join(projectDir, 'secrets'),
   });

@@ -35,8 +35,8 @@ export function labClusterTopology(scope: Construct, masters: Host[], workers: H
   return new HaCluster(scope, CLUSTER_DEMO_STACK, {
     ...labClusterSettings(options.projectDir, `${CLUSTER_DEMO_VIP}:${CLUSTER_DEMO_PORT}`),
     ...(options.secretsDir ? { secretsDir: options.secretsDir } : {}),
-    controlPlane: masters,
-    workers,
+    controlPlaneHosts: masters,
+    workerHosts: workers,
     endpoint: {
       vip: `${CLUSTER_DEMO_VIP}/24`,
       port: CLUSTER_DEMO_PORT,

@@ -428,8 +428,8 @@ describe('seed 001 on the lab: an external 3-member EtcdCluster, 3 masters behin
     const { stackDir: seedDir } = await synthStack(join(work, 'seed-001'), (stack) => {
       cluster = new HaCluster(stack, 'seed001', {
         ...labClusterSettings(projectDir, `${SEED_001_VIP}:8443`),
-        controlPlane: SEED_001_MASTERS.map(host),
-        workers: [host(SEED_001_WORKER)],
+        controlPlaneHosts: SEED_001_MASTERS.map(host),
+        workerHosts: [host(SEED_001_WORKER)],
         endpoint: { vip: `${SEED_001_VIP}/24`, port: 8443, trackInterval: 1, trackFall: 2 },
         // kubeadm refuses Debian's etcd 3.4.23 for an external etcd: the lab's etcd 3.6.5, from the site as a release
         etcd: { hosts: ETCD.map(host), install: labEtcdInstall() },
