@@ -216,6 +216,14 @@ describe('TerraformProvisioner: stacks and per-host groups', () => {
     expect(plain.stackJson('prod-workers-2').terraform.backend.local.path).toMatch(/\/terraform\.prod-workers-2\.tfstate$/);
   });
 
+  it('refuses HCL output, naming the construct, since the steps synthesize as JSON', async () => {
+    const app = new App({ outdir: tempDir(), hclOutput: true });
+    const stack = new TerraformStack(app, 'etcd');
+    new EtcdCluster(stack, 'etcd', { members: hosts(1), secretsDir: tempDir() });
+    const plan = await Plan.of(stack);
+    expect(() => new TerraformProvisioner(stack, 'provision', { plan })).toThrow(/etcd\/provision: the app's hclOutput true is not supported/);
+  });
+
   it('refuses a maxHostsPerStack that is not a whole number of hosts, naming the construct', async () => {
     await expect(cluster(1, { maxHostsPerStack: 0 })).rejects.toThrow(/prod\/provision: maxHostsPerStack 0 must be a whole number of hosts/);
   });

@@ -11,16 +11,15 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import yaml from 'js-yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { operatorKubectl } from '../../lib/cli/demo-kubernetes.js';
 import { engineEnv, findEngine } from '../../lib/engine.js';
 import type { Inventory } from '../../lib/inventory.js';
-import { labDown, labInventoryPath } from '../../lib/lab/index.js';
+import { labDown } from '../../lib/lab/index.js';
 import { OPERATOR_KUBECONFIG_FILE } from '../../lib/pki/kubernetes.js';
 import { STEP_LOG, parseStepLog } from '../../lib/plan/step.js';
 import { tempDir } from '../fixtures.js';
-import { acquireLab, figure, onHost, projectDir, terraform, until } from './helpers.js';
+import { acquireLab, figure, labHostsFile, onHost, projectDir, terraform, until } from './helpers.js';
 
 const HOSTS = ['lab-1', 'lab-2', 'lab-3', 'lab-4', 'lab-5', 'lab-6'];
 const STACK = 'lab-stacks';
@@ -65,19 +64,12 @@ function deployAll(app: string) {
   const started = Date.now();
   const r = spawnSync('npx', ['cdktf', 'deploy', '*', '--auto-approve', '--app', `npx tsx ${app}`, '--output', outdir], {
     cwd: projectDir,
-    env: { ...engineEnv(engine), HAKUBE_HOSTS: hostsFile() },
+    env: { ...engineEnv(engine), HAKUBE_HOSTS: labHostsFile(work, HOSTS.length) },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
     maxBuffer: 256 * 2 ** 20,
   });
   return { status: r.status, output: `${r.stdout}${r.stderr}`, seconds: (Date.now() - started) / 1000 };
-}
-
-function hostsFile(): string {
-  const doc = yaml.load(readFileSync(labInventoryPath(projectDir), 'utf8')) as { hosts: unknown[] };
-  const file = join(work, 'hosts.yaml');
-  writeFileSync(file, yaml.dump({ ...doc, hosts: doc.hosts.slice(0, HOSTS.length) }));
-  return file;
 }
 
 /** How many step runs each host's step log holds. */

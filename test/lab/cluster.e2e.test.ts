@@ -7,7 +7,7 @@
  * Then seed 001: an external 3-member EtcdCluster, 3 masters, 1 worker; one etcd member powered off, the API writes.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { App, TerraformStack } from 'cdktf';
@@ -27,12 +27,12 @@ import {
 } from '../../lib/cli/demo-kubernetes.js';
 import { engineEnv, findEngine } from '../../lib/engine.js';
 import { Inventory } from '../../lib/inventory.js';
-import { labClusterSettings, labDown, labEtcdInstall, labInventoryPath, labPower, labUp, readState } from '../../lib/lab/index.js';
+import { labClusterSettings, labDown, labEtcdInstall, labPower, labUp, readState } from '../../lib/lab/index.js';
 import { Plan } from '../../lib/plan/index.js';
 import { BOOTSTRAP_TOKEN_FILE } from '../../lib/pki/kubernetes.js';
 import { parseStepLog, STEP_LOG } from '../../lib/plan/step.js';
 import { tempDir } from '../fixtures.js';
-import { acquireLab, figure, onHost, projectDir, synthStack, terraform, until } from './helpers.js';
+import { acquireLab, figure, labHostsFile, onHost, projectDir, synthStack, terraform, until } from './helpers.js';
 
 /** Six hosts at most run Kubernetes at once (the machine's root has 128 inotify instances for every host: lib/lab/containers.ts). */
 const LAB_HOSTS = 6;
@@ -76,14 +76,6 @@ async function on(host: string, command: string, timeoutMs = 60_000): Promise<st
   const r = await onHost(inventory, host, command, timeoutMs);
   expect(r.ok, `${host}: ${command}\n${r.out}`).toBe(true);
   return r.out.trim();
-}
-
-/** An inventory file with the first `count` lab hosts (the app reads it from HAKUBE_HOSTS). */
-function hostsFile(count: number): string {
-  const doc = yaml.load(readFileSync(labInventoryPath(projectDir), 'utf8')) as { hosts: unknown[] };
-  const file = join(work, `hosts-${count}.yaml`);
-  writeFileSync(file, yaml.dump({ ...doc, hosts: doc.hosts.slice(0, count) }));
-  return file;
 }
 
 /** `name=True|False …` of every node's Ready condition. */
@@ -210,7 +202,7 @@ afterAll(async () => {
 
 describe('seed 003 on the lab: 3 masters with haproxy + keepalived and a VIP, stacked etcd, 3 workers', () => {
   it('deploys with cdktf deploy (the demo), every node Ready, every kube-system pod Running and Ready', async () => {
-    const demo = await runKubernetesDemo({ projectDir, labHosts: LAB_HOSTS, env: { ...process.env, HAKUBE_HOSTS: hostsFile(5) } });
+    const demo = await runKubernetesDemo({ projectDir, labHosts: LAB_HOSTS, env: { ...process.env, HAKUBE_HOSTS: labHostsFile(work, 5) } });
     expect(demo.ok).toBe(true);
     kubectl = operatorKubectl(demo.kubeconfig);
     expect(statSync(demo.kubeconfig).mode & 0o777).toBe(0o600);
@@ -369,7 +361,7 @@ describe('seed 003 on the lab: 3 masters with haproxy + keepalived and a VIP, st
   it('grows by a worker after the bootstrap token was deleted: only the new host\'s steps and the token refresh run, and the node becomes Ready', async () => {
     const token = readFileSync(join(projectDir, CLUSTER_DEMO_SECRETS_DIR, BOOTSTRAP_TOKEN_FILE), 'utf8').trim();
     await on(MASTERS[0], `kubeadm token delete ${token.split('.')[0]} --kubeconfig=/etc/kubernetes/admin.conf`);
-    synthDemo(hostsFile(6));
+    synthDemo(labHostsFile(work, 6));
     const changes = plannedChanges();
     // besides: the read-only gate (`hosts/ready` and the reachability check of a host that has work), by design
     const gate = (a: string) => /^terraform_data\.hosts_(ready|lab-\d+_reachable)$/.test(a);
@@ -388,7 +380,7 @@ describe('seed 003 on the lab: 3 masters with haproxy + keepalived and a VIP, st
   it('re-deploys with "No changes" (a second demo run: no step runs on any host); forcing every step to run again changes no static-pod manifest, restarts neither containerd nor kubelet nor an etcd member, and leaves the cluster healthy', async () => {
     const stepLogLines = async () => Promise.all([...MASTERS, ...WORKERS, GROWTH_WORKER].map(async (h) => parseStepLog(await on(h, `cat ${STEP_LOG}`)).length));
     const logged = await stepLogLines();
-    const again = await runKubernetesDemo({ projectDir, labHosts: LAB_HOSTS, env: { ...process.env, HAKUBE_HOSTS: hostsFile(6) } });
+    const again = await runKubernetesDemo({ projectDir, labHosts: LAB_HOSTS, env: { ...process.env, HAKUBE_HOSTS: labHostsFile(work, 6) } });
     expect(again.ok).toBe(true);
     figure('a second `hakube demo kubernetes` (nothing to do)', again.deploySeconds);
     expect(await stepLogLines(), 'no step ran on any host').toEqual(logged);
@@ -480,7 +472,7 @@ function httpGet(url: string): Promise<string> {
 
 /** The plan of the demo stack as first deployed (5 hosts), for its dependency graph. */
 function demoPlan(): Promise<Plan> {
-  const hosts = Inventory.fromYamlFile(hostsFile(5)).hosts;
+  const hosts = Inventory.fromYamlFile(labHostsFile(work, 5)).hosts;
   const stack = new TerraformStack(new App({ outdir: join(work, 'plan-out') }), CLUSTER_DEMO_STACK);
   labClusterTopology(stack, hosts.slice(0, 3), hosts.slice(3), { projectDir, secretsDir: join(projectDir, CLUSTER_DEMO_SECRETS_DIR) });
   return Plan.of(stack);

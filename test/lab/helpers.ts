@@ -1,11 +1,13 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { App, LocalBackend, TerraformStack } from 'cdktf';
 import { join } from 'node:path';
 import { TerraformProvisioner } from '../../lib/backends/cdktf.js';
 import { quietEnv } from '../../lib/engine.js';
 import type { Inventory } from '../../lib/inventory.js';
-import { labPaths, labSsh, labStatus, labUp } from '../../lib/lab/index.js';
+import yaml from 'js-yaml';
+import { labInventoryPath, labPaths, labSsh, labStatus, labUp } from '../../lib/lab/index.js';
 import { Plan } from '../../lib/plan/index.js';
 import type { Construct } from 'constructs';
 import { engineBinary } from '../fixtures.js';
@@ -95,4 +97,12 @@ export function tcpOpen(address: string, port: number, timeoutMs = 500): Promise
     socket.once('connect', () => done(true));
     socket.once('error', () => done(false));
   });
+}
+
+/** An inventory file in `dir` with the first `count` hosts of the running lab (an app reads it from HAKUBE_HOSTS). */
+export function labHostsFile(dir: string, count: number): string {
+  const doc = yaml.load(readFileSync(labInventoryPath(projectDir), 'utf8')) as { hosts: unknown[] };
+  const file = join(dir, `hosts-${count}.yaml`);
+  writeFileSync(file, yaml.dump({ ...doc, hosts: doc.hosts.slice(0, count) }));
+  return file;
 }
