@@ -8,11 +8,10 @@ import {
   KEEPALIVED_PATHS,
   type KeepalivedTrackScript,
   parseKeepalivedAuth,
-  renderHaproxyCheckScript,
   renderKeepalivedAuth,
   renderKeepalivedConfig,
 } from '../lib/render/keepalived.js';
-import { renderLbConfigureScript, renderLbInstallScript, renderLbReadyScript } from '../lib/render/load-balancer-scripts.js';
+import { renderHaproxyCheckScript, renderLbConfigureScript, renderLbInstallScript, renderLbReadyScript } from '../lib/render/load-balancer-scripts.js';
 import {
   type Ipv4Cidr,
   ValidationError,

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 /**
  * Quote one value for bash. The only way hakube puts a value into a host script: every emitted word that is not a
  * literal of the script goes through here, even after validation.
@@ -6,4 +8,42 @@ export function sh(value: string | number): string {
   const text = String(value);
   if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(text)) return text;
   return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A value a host script takes: a word, a number, a flag (`1`/`0`) or a bash array. */
+export type ScriptInput = string | number | boolean | readonly (string | number)[];
+
+/** Where the host scripts are: `lib/scripts/*.sh`, shipped in the package (copied beside the compiled code too). */
+export const HOST_SCRIPTS_DIR = new URL('./scripts/', import.meta.url);
+
+const SCRIPT_NAME = /^[a-z0-9][a-z0-9-]*\.sh$/;
+const INPUT_NAME = /^[a-z_][a-z0-9_]*$/;
+const loaded = new Map<string, string>();
+
+/** A host script file without its `#!` line and the comment block that documents it (read once). */
+function scriptFile(name: string): string {
+  if (!SCRIPT_NAME.test(name)) throw new Error(`not a host script name: ${JSON.stringify(name)}`);
+  let text = loaded.get(name);
+  if (text === undefined) {
+    text = readFileSync(new URL(name, HOST_SCRIPTS_DIR), 'utf8').replace(/^#!.*\n(#.*\n)*\n?/, '');
+    loaded.set(name, text);
+  }
+  return text;
+}
+
+/**
+ * Bash made of host script files (`lib/scripts/<name>`), in order, after their inputs: one generated line per input,
+ * `name=value` with the value quoted by {@link sh} (a flag is `1` or `0`, a list a bash array). The files hold every
+ * line of fixed bash; the inputs are the only part that is generated. Each file's opening comment (what it does, its
+ * inputs) stays in the file: a step runs on every host, and its script is in the state of every resource.
+ * Pure (the files are part of the package).
+ */
+export function hostScript(inputs: Readonly<Record<string, ScriptInput>>, ...files: string[]): string {
+  const lines = Object.entries(inputs).map(([name, value]) => {
+    if (!INPUT_NAME.test(name)) throw new Error(`not a host script input name: ${JSON.stringify(name)}`);
+    if (Array.isArray(value)) return `${name}=(${value.map((v) => sh(v)).join(' ')})`;
+    return `${name}=${typeof value === 'boolean' ? (value ? 1 : 0) : sh(value as string | number)}`;
+  });
+  const head = lines.length ? `# inputs of ${files.join(', ')}\n${lines.join('\n')}\n` : '';
+  return head + files.map((file) => `# --- ${file}\n${scriptFile(file)}`).join('');
 }

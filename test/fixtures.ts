@@ -109,3 +109,35 @@ omf1FomNQb+Q+g5Ii5XfAiEAjA8/nVi+EynqzmtZ4qBKy4ZYCacil4yJUb8GoK/J
 P9w=
 -----END CERTIFICATE-----
 `;
+
+/**
+ * The generated input lines of a host script (`name=value` in its "# inputs of …" blocks, see `hostScript`), as
+ * written: a list stays `(a b)`, a quoted value keeps its quotes. What the TypeScript side decided for a script.
+ */
+export function scriptInputs(script: string): Record<string, string> {
+  const inputs: Record<string, string> = {};
+  let inBlock = false;
+  for (const line of script.split('\n')) {
+    if (line.startsWith('# inputs of ')) inBlock = true;
+    else if (line.startsWith('# --- ')) inBlock = false;
+    else if (inBlock) {
+      const at = line.indexOf('=');
+      inputs[line.slice(0, at)] = line.slice(at + 1);
+    }
+  }
+  return inputs;
+}
+
+/**
+ * Fake binaries (name → bash behaviour, seeing its arguments as "$@") in a fresh directory, each logging its call as
+ * "name args" first; `env` puts them first on the PATH, `calls()` reads the log, `reset()` empties it.
+ */
+export function fakeBinaries(behaviours: Record<string, string>) {
+  const dir = tempDir();
+  const log = join(dir, 'calls.log');
+  writeFileSync(log, '');
+  for (const [name, behaviour] of Object.entries(behaviours)) fakeBinary(join(dir, 'bin'), name, `echo "${name} $*" >> ${log}\n${behaviour}`, '/bin/bash');
+  const env = { ...process.env, PATH: `${join(dir, 'bin')}:${process.env.PATH}` };
+  const calls = () => readFileSync(log, 'utf8').trim().split('\n').filter(Boolean);
+  return { dir, env, calls, reset: () => writeFileSync(log, '') };
+}

@@ -25,7 +25,7 @@ function host(body: string, files: Array<{ path: string; content: string }>, beh
     mkdirSync(stage, { recursive: true });
     step.files.forEach((f, i) => writeFileSync(join(stage, String(i)), f.content!));
     const script = step.script
-      .replace(/^STAGE=.*$/m, `STAGE=${stage}`).replace(/^HAKUBE_STEP_LOG=.*$/m, `HAKUBE_STEP_LOG=${stepLog}`)
+      .replace(/^stage_dir=.*$/m, `stage_dir=${stage}`).replace(/^step_log=.*$/m, `step_log=${stepLog}`)
       .replaceAll('/etc/kubernetes', etc)
       .replaceAll('/root/.kube', join(root, 'kube'))
       .replace(/install -m "\$mode" -o "\$\{owner%%:\*\}" -g "\$\{owner#\*:\}"/, 'install -m "$mode"');

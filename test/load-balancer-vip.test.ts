@@ -10,9 +10,10 @@ import { TerraformProvisioner } from '../lib/backends/cdktf.js';
 import { Host } from '../lib/inventory.js';
 import { Plan } from '../lib/plan/index.js';
 import { HAPROXY_PATHS, SEED_003_DEFAULT_SERVER, haproxyDefaultServer, renderHaproxyConfig } from '../lib/render/haproxy.js';
-import { KEEPALIVED_PATHS, parseKeepalivedAuth, renderHaproxyCheckScript, renderKeepalivedAuth } from '../lib/render/keepalived.js';
+import { KEEPALIVED_PATHS, parseKeepalivedAuth, renderKeepalivedAuth } from '../lib/render/keepalived.js';
+import { renderHaproxyCheckScript } from '../lib/render/load-balancer-scripts.js';
 import { ipv4SubnetRange, isIpv4InSubnet, parseIpv4Cidr } from '../lib/validate.js';
-import { expectShellcheckClean, hosts, readTree, tempDir } from './fixtures.js';
+import { expectShellcheckClean, hosts, readTree, scriptInputs, tempDir } from './fixtures.js';
 
 const HAPROXY = '/usr/sbin/haproxy';
 const KEEPALIVED = '/usr/sbin/keepalived';
@@ -164,7 +165,7 @@ describe('LoadBalancerVip rendering', () => {
       expect(l).toContain('weight 0');
       expect(l).toContain('10.77.0.100/24 dev ens3');
     }
-    expect(nopreempt.step('lb-api/node-1/configure').script).toContain('ip -o -4 addr show dev ens3');
+    expect(scriptInputs(nopreempt.step('lb-api/node-1/configure').script).interface).toBe('ens3');
 
     const lab = await Plan.of(lb({ trackInterval: 1, trackFall: 2, trackRise: 1, trackWeight: -20, priorities: [110, 100, 95] }).root);
     const conf = file(lab, 'lb-api/node-3/configure', KEEPALIVED_PATHS.candidate);
@@ -208,10 +209,10 @@ describe('LoadBalancerVip rendering', () => {
     expect(l).toContain('server node-1 10.77.0.11:6443 check');
     expect(l).toContain('stats socket /run/haproxy/admin.sock mode 660 level admin');
     expect(cfg).not.toMatch(/httpchk|check-ssl/);
-    expect(plan.step('lb-api/node-1/configure').script).toContain('install -d -m 2775 -o haproxy -g haproxy /run/haproxy');
-    const check = file(plan, 'lb-api/node-1/configure', KEEPALIVED_PATHS.checkScript);
-    expect(check).toContain("timeout 2 bash -c ': </dev/tcp/127.0.0.1/9443'");
-    expect(plan.step('lb-api/node-1/install').script).toContain('-o Acquire::Retries=3 install --no-install-recommends haproxy keepalived\n');
+    expect(scriptInputs(plan.step('lb-api/node-1/configure').script).stats_socket).toBe('1');
+    // what the scripts do with these is run in test/load-balancer-scripts.test.ts
+    expect(scriptInputs(file(plan, 'lb-api/node-1/configure', KEEPALIVED_PATHS.checkScript))).toMatchObject({ port: '9443', check: 'tcp' });
+    expect(scriptInputs(plan.step('lb-api/node-1/install').script).packages).toBe('(haproxy keepalived)');
   });
 
   it('takes a dead backend out within about 3 s by default: 1 s checks, failed connections observed, 1 s connects retried elsewhere', async () => {
@@ -275,30 +276,19 @@ describe('LoadBalancerVip rendering', () => {
     const step = plan.step('lb-api/node-1/configure');
     const check = step.files.find((f) => f.path === KEEPALIVED_PATHS.checkScript)!;
     expect(check).toMatchObject({ mode: '0755', owner: 'root:root' });
-    expect(check.content).toContain('systemctl is-active --quiet haproxy.service');
-    expect(check.content).toContain('curl --silent --fail --insecure --max-time 2 --output /dev/null https://127.0.0.1:8443/healthz');
-    expect(plan.step('lb-api/node-1/install').script).toContain('-o Acquire::Retries=3 install --no-install-recommends haproxy keepalived curl');
+    // what the check does with these is run in test/load-balancer-scripts.test.ts
+    expect(scriptInputs(check.content!)).toMatchObject({ load_balancer: 'api', port: '8443', check: 'https-healthz' });
+    expect(check.content!.startsWith('#!/bin/bash\n')).toBe(true);
+    expect(scriptInputs(plan.step('lb-api/node-1/install').script).packages).toBe('(haproxy keepalived curl)');
   });
 
-  it('configure checks both candidates before replacing the live files, then reloads or starts each service', async () => {
+  it('configure checks and promotes the files the step places (the script itself runs in test/load-balancer-scripts.test.ts)', async () => {
     const plan = await Plan.of(lb().root);
-    const script = plan.step('lb-api/node-1/configure').script;
-    const at = (text: string) => {
-      const index = script.indexOf(text);
-      expect(index, text).toBeGreaterThan(-1);
-      return index;
-    };
-    const haproxyCheck = at('haproxy -c -f /etc/haproxy/haproxy.cfg.hakube-candidate');
-    const keepalivedCheck = at('keepalived -t -f /etc/keepalived/keepalived.conf.hakube-candidate');
-    const promote = at('hakube_promote /etc/haproxy/haproxy.cfg.hakube-candidate /etc/haproxy/haproxy.cfg');
-    at('hakube_promote /etc/keepalived/keepalived.conf.hakube-candidate /etc/keepalived/keepalived.conf');
-    expect(Math.max(haproxyCheck, keepalivedCheck)).toBeLessThan(promote);
-    // start-or-reload itself is exercised in test/services.test.ts
-    expect(at('systemctl reload haproxy.service')).toBeGreaterThan(promote);
-    expect(at('systemctl reload keepalived.service')).toBeGreaterThan(promote);
-    at('systemctl enable --quiet haproxy.service');
-    at('systemctl enable --quiet keepalived.service');
-    expect(script).not.toMatch(/restart/);
+    const step = plan.step('lb-api/node-1/configure');
+    const inputs = scriptInputs(step.script);
+    expect([inputs.haproxy_candidate, inputs.keepalived_candidate, inputs.auth_include, inputs.check_script]).toEqual(step.files.map((f) => f.path));
+    expect([inputs.haproxy_config, inputs.keepalived_config]).toEqual([HAPROXY_PATHS.config, KEEPALIVED_PATHS.config]);
+    expect(inputs.stats_socket).toBe('0');
   });
 });
 
@@ -377,7 +367,6 @@ describe('rendered configurations pass the real tools', () => {
     const result = spawnSync(KEEPALIVED, ['-t', '-f', missing], { encoding: 'utf8' });
     expect(result.stderr).toMatch(/Config files missing/);
     expect(result.status).toBe(0);
-    expect(plan.step('lb-api/node-1/configure').script).toContain(`if [ ! -s ${KEEPALIVED_PATHS.authInclude} ]; then`);
   });
 });
 
@@ -531,7 +520,7 @@ describe('LoadBalancerVip plan', () => {
     const ready = plan.step('lb-api/ready');
     expect(ready.host).toBe('node-1');
     expect(ready.after).toEqual(['lb-api/node-1/configure', 'lb-api/node-2/configure', 'lb-api/node-3/configure']);
-    expect(ready.script).toContain("timeout 3 bash -c ': </dev/tcp/10.77.0.100/8443'");
+    expect(scriptInputs(ready.script)).toMatchObject({ vip: '10.77.0.100', port: '8443' });
     expect([...ready.rerunWith].sort()).toEqual(plan.steps.filter((st) => /^lb-api\/node-/.test(st.id)).map((st) => st.id).sort());
     expect(plan.waves().length).toBe(5);
   });

@@ -6,11 +6,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Host } from '../lib/inventory.js';
 import { Plan } from '../lib/plan/index.js';
-import { PACKAGE_LOCK } from '../lib/render/packages.js';
 import { nodePrepSteps } from '../lib/render/node-prep.js';
 import { DEFAULT_REQUIRED_PORTS, NODE_PREP_PATHS, type NodePrepOptions, type NodeRole, kubernetesRepoUrl, pauseVersionFor } from '../lib/render/node-prep-options.js';
 import { renderContainerdConfig, renderModulesLoadConf, renderSysctlConf } from '../lib/render/node-prep-files.js';
-import { expectShellcheckClean, hosts, MIRROR_CA_PEM, tempDir } from './fixtures.js';
+import { expectShellcheckClean, hosts, MIRROR_CA_PEM, scriptInputs, tempDir } from './fixtures.js';
 
 const base: NodePrepOptions = { kubernetesVersion: '1.31.2' };
 
@@ -67,19 +66,17 @@ describe('nodePrepSteps', () => {
       + 'net.bridge.bridge-nf-call-ip6tables = 1\n'
       + 'net.ipv4.ip_forward = 1\n',
     );
-    const os = step({}, 'os').script;
-    expect(os).toContain('swapoff -a');
-    expect(os).toContain('/etc/fstab');
-    expect(os).toContain('sysctl -p /etc/sysctl.d/99-kubernetes.conf');
-    expect(os).toContain('for module in overlay br_netfilter; do');
-    expect(os).toContain('[ -d "/sys/module/$1" ] && return 0');
-    expect(os).not.toContain('setenforce');
+    // what lib/scripts/os-prep.sh does with them runs on the lab's hosts (test/lab/node-prep.e2e.test.ts)
+    expect(scriptInputs(step({}, 'os').script)).toMatchObject({
+      os_family: 'debian',
+      modules: '(overlay br_netfilter)',
+      sysctls: '(net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1 net.ipv4.ip_forward=1)',
+      sysctl_file: NODE_PREP_PATHS.sysctl,
+    });
   });
 
   it('sets SELinux permissive on the rhel family only', () => {
-    const os = step({ osFamily: 'rhel' }, 'os').script;
-    expect(os).toContain('setenforce 0');
-    expect(os).toContain("sed -i 's/^SELINUX=enforcing.*/SELINUX=permissive/' /etc/selinux/config");
+    expect(scriptInputs(step({ osFamily: 'rhel' }, 'os').script).os_family).toBe('rhel');
   });
 
   it('renders a containerd config with the systemd cgroup driver and the kubeadm sandbox image', () => {
@@ -131,19 +128,17 @@ describe('nodePrepSteps', () => {
   it('installs containerd keeping the placed config, restarts it only when the config changed, and checks the CRI plugin', () => {
     const s = step({}, 'containerd');
     expect(s.files.map((f) => f.path)).toEqual([NODE_PREP_PATHS.containerdConfig, NODE_PREP_PATHS.crictlConfig]);
-    expect(s.script).toContain('apt-get -q -y -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 install --no-install-recommends containerd\n');
-    expect(s.script).toContain('export DPKG_FORCE=confdef,confold');
-    expect(s.script).toContain(`exec 9>${PACKAGE_LOCK}`);
-    // (re)start when the config differs from what containerd runs with: behaviour in test/services.test.ts
-    expect(s.script).toContain(`wanted=$(sha256sum ${NODE_PREP_PATHS.containerdConfig} | sha256sum`);
-    expect(s.script).toContain('systemctl restart containerd.service');
-    expect(s.script).toContain('$2 == "cri"');
-    const rhel = step({ osFamily: 'rhel' }, 'containerd').script;
-    expect(rhel).toContain('dnf install -y containerd.io');
-    expect(rhel).toContain('repo_file_url=https://download.docker.com/linux/centos/docker-ce.repo');
-    expect(rhel).toContain('/etc/yum.repos.d/docker-ce.repo');
-    expect(step({ osFamily: 'rhel', containerdRepoFileUrl: false, containerdPackage: 'containerd' }, 'containerd').script)
-      .not.toContain('docker-ce.repo');
+    // what lib/scripts/containerd.sh does with these runs in test/node-prep-scripts.test.ts
+    expect(scriptInputs(s.script)).toMatchObject({
+      os_family: 'debian',
+      containerd_package: 'containerd',
+      containerd_config: NODE_PREP_PATHS.containerdConfig,
+      containerd_applied: NODE_PREP_PATHS.containerdApplied,
+      repo_file_url: "''",
+    });
+    const rhel = scriptInputs(step({ osFamily: 'rhel' }, 'containerd').script);
+    expect(rhel).toMatchObject({ containerd_package: 'containerd.io', repo_file_url: 'https://download.docker.com/linux/centos/docker-ce.repo', repo_file: '/etc/yum.repos.d/docker-ce.repo' });
+    expect(scriptInputs(step({ osFamily: 'rhel', containerdRepoFileUrl: false, containerdPackage: 'containerd' }, 'containerd').script).repo_file_url).toBe("''");
   });
 
   it('adds the pkgs.k8s.io repository of the minor release and pins and holds the packages (debian)', () => {
@@ -151,27 +146,19 @@ describe('nodePrepSteps', () => {
     expect(kubernetesRepoUrl('1.30.0', 'rhel')).toBe('https://pkgs.k8s.io/core:/stable:/v1.30/rpm/');
     const s = step({}, 'kube-packages');
     expect(s.files).toEqual([]);
-    expect(s.script).toContain('want=1.31.2\n');
-    expect(s.script).toContain('"installed $want-"*) ;;');
-    expect(s.script).toContain("source_line='deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v1.31/deb/ /'");
-    expect(s.script).toContain('repo_url=https://pkgs.k8s.io/core:/stable:/v1.31/deb/');
-    expect(s.script).toContain('"${repo_url}Release.key"');
-    expect(s.script).toContain('gpg --batch --homedir "$tmp" --dearmor');
-    expect(s.script).toContain('keyring=/etc/apt/keyrings/kubernetes-apt-keyring.gpg');
-    expect(s.script).toContain('apt-cache madison "$pkg"');
-    expect(s.script).toContain('pinned+=("$pkg=$version")');
-    expect(s.script).toContain('apt-mark hold kubelet kubeadm kubectl');
-    expect(s.script).toMatch(/if ! command -v crictl >\/dev\/null 2>&1; then\n {2}apt_get install --no-install-recommends cri-tools\n/);
-    expect(s.script).toContain('systemctl enable kubelet.service');
-    expect(s.script).toContain(`exec 9>${PACKAGE_LOCK}`);
-    expect(s.script).toContain('apt-get -q -y -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 install --no-install-recommends curl gpg ca-certificates');
-    expect(s.script).not.toContain('--proxy');
-    expect(step({ kubernetesRepoBaseUrl: 'http://mirror.internal/k8s/core:/stable:/' }, 'kube-packages').script)
-      .toContain('repo_url=http://mirror.internal/k8s/core:/stable:/v1.31/deb/');
-    const skipped = step({ skipKubernetesRepo: true }, 'kube-packages').script;
-    expect(skipped).not.toContain('Release.key');
-    expect(skipped).not.toContain('sources.list.d');
-    expect(skipped).toContain('apt-mark hold kubelet kubeadm kubectl');
+    // what lib/scripts/kube-packages-debian.sh does with these runs in test/node-prep-scripts.test.ts
+    expect(scriptInputs(s.script)).toMatchObject({
+      want: '1.31.2',
+      packages: '(kubelet kubeadm kubectl)',
+      repo_url: 'https://pkgs.k8s.io/core:/stable:/v1.31/deb/',
+      keyring: '/etc/apt/keyrings/kubernetes-apt-keyring.gpg',
+      source_list: '/etc/apt/sources.list.d/kubernetes.list',
+      source_line: "'deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v1.31/deb/ /'",
+      proxy: "''",
+    });
+    expect(scriptInputs(step({ kubernetesRepoBaseUrl: 'http://mirror.internal/k8s/core:/stable:/' }, 'kube-packages').script).repo_url)
+      .toBe('http://mirror.internal/k8s/core:/stable:/v1.31/deb/');
+    expect(scriptInputs(step({ skipKubernetesRepo: true }, 'kube-packages').script)).toMatchObject({ repo_url: "''", source_line: "''" });
   });
 
   it('adds the rpm repository with excludes, installs with --disableexcludes and locks the versions (rhel)', () => {
@@ -181,15 +168,12 @@ describe('nodePrepSteps', () => {
     expect(repo).toContain('gpgkey=https://pkgs.k8s.io/core:/stable:/v1.30/rpm/repodata/repomd.xml.key\n');
     expect(repo).toContain('exclude=kubelet kubeadm kubectl cri-tools kubernetes-cni\n');
     expect(repo).toContain('gpgcheck=1\n');
-    expect(s.script).toContain('pinned+=("$pkg-$want")');
-    expect(s.script).toContain('dnf install -y --disableexcludes=kubernetes "${pinned[@]}"');
-    expect(s.script).toContain('dnf install -y python3-dnf-plugin-versionlock');
-    expect(s.script).toContain('dnf versionlock add --disableexcludes=kubernetes "$pkg-$want"');
-    expect(s.script).toContain(`exec 9>${PACKAGE_LOCK}`);
-    expect(s.script).toContain("want_re='1\\.30\\.4'");
+    expect(scriptInputs(s.script)).toMatchObject({ want: '1.30.4', want_re: "'1\\.30\\.4'", repo_file: NODE_PREP_PATHS.yumRepo });
+    expect(s.script).toContain('# --- kube-packages-rhel.sh');
     const skipped = step({ osFamily: 'rhel', skipKubernetesRepo: true }, 'kube-packages');
     expect(skipped.files).toEqual([]);
-    expect(skipped.script).not.toContain('--disableexcludes');
+    // no repository file: installs without --disableexcludes
+    expect(scriptInputs(skipped.script).repo_file).toBe("''");
   });
 
   it('configures the package proxy for apt, the key download and dnf, and removes it when unset', () => {
@@ -197,32 +181,26 @@ describe('nodePrepSteps', () => {
     expect(file({ packageProxy: proxy }, 'os', NODE_PREP_PATHS.aptProxy)).toBe(
       '// Package proxy, written by hakube\nAcquire::http::Proxy "http://10.0.0.1:3142";\nAcquire::https::Proxy "http://10.0.0.1:3142";\n',
     );
-    expect(step({ packageProxy: proxy }, 'kube-packages').script).toContain('curl -fsSL --retry 3 --proxy http://10.0.0.1:3142 ');
+    expect(scriptInputs(step({ packageProxy: proxy }, 'kube-packages').script).proxy).toBe(proxy);
     expect(file({}, 'os', NODE_PREP_PATHS.aptProxy)).toBeUndefined();
-    expect(step({}, 'os').script).toContain('rm -f /etc/apt/apt.conf.d/90hakube-proxy');
+    // no proxy: os-prep.sh removes one configured earlier
+    expect(scriptInputs(step({}, 'os').script)).toMatchObject({ proxy: "''", apt_proxy_file: NODE_PREP_PATHS.aptProxy });
     const rhel = step({ osFamily: 'rhel', packageProxy: proxy }, 'os');
     expect(rhel.files.map((f) => f.path)).not.toContain(NODE_PREP_PATHS.aptProxy);
-    expect(rhel.script).toContain("awk -v proxy=http://10.0.0.1:3142 '");
-    expect(rhel.script).toContain('conf=/etc/dnf/dnf.conf');
-    expect(step({ osFamily: 'rhel', packageProxy: proxy }, 'containerd').script).toContain('--proxy http://10.0.0.1:3142');
-    expect(step({ osFamily: 'rhel' }, 'os').script).toContain("awk -v proxy='' '");
+    expect(scriptInputs(rhel.script)).toMatchObject({ os_family: 'rhel', proxy });
+    expect(scriptInputs(step({ osFamily: 'rhel', packageProxy: proxy }, 'containerd').script).proxy).toBe(proxy);
   });
 
   it('checks the ports of the role, only while kubelet is not configured', () => {
-    expect(step({}, 'preflight', 'control-plane').script).toContain('ports=(2379 2380 6443 10250 10257 10259)');
-    expect(plan({}, 'worker').step('k8s/node-1/preflight').script).toContain('ports=(10250)');
+    const ports = (options: Partial<NodePrepOptions>, role: NodeRole = 'control-plane') => scriptInputs(plan(options, role).step('k8s/node-1/preflight').script).ports;
+    expect(ports({})).toBe('(2379 2380 6443 10250 10257 10259)');
+    expect(ports({}, 'worker')).toBe('(10250)');
     expect(DEFAULT_REQUIRED_PORTS.worker).toEqual([10250]);
-    expect(step({ requiredPorts: [10250, 6443, 6443] }, 'preflight').script).toContain('ports=(6443 10250)');
-    const s = step({ minCpus: 4, minMemoryMb: 3800 }, 'preflight').script;
-    expect(s).toContain('if [ -e /etc/kubernetes/kubelet.conf ]; then');
-    expect(s).toContain('min_cpus=4\n');
-    expect(s).toContain('min_memory_mb=3800\n');
-    expect(s).toContain('host=node-1\n');
-    expect(s).toContain('/sys/class/dmi/id/product_uuid');
-    expect(s).toContain('/etc/machine-id');
-    expect(s).toContain('/proc/swaps');
-    expect(s).toContain('problem "hostname is');
-    expect(step({ allowHostnameMismatch: true }, 'preflight').script).not.toContain('problem "hostname is');
+    expect(ports({ requiredPorts: [10250, 6443, 6443] })).toBe('(6443 10250)');
+    expect(scriptInputs(step({ minCpus: 4, minMemoryMb: 3800 }, 'preflight').script)).toMatchObject({
+      host: 'node-1', min_cpus: '4', min_memory_mb: '3800', allow_hostname_mismatch: '0', kubelet_kubeconfig: '/etc/kubernetes/kubelet.conf',
+    });
+    expect(scriptInputs(step({ allowHostnameMismatch: true }, 'preflight').script).allow_hostname_mismatch).toBe('1');
   });
 
   it('preflight (run here, read-only) reports every problem together and fails', async () => {

@@ -95,7 +95,7 @@ describe('renderGroupRunner (run with bash)', () => {
       for (const s of group) {
         mkdirSync(local(s.stageDir), { recursive: true });
         writeFileSync(local(s.files[0].stagedAt), s.files[0].content!);
-        writeFileSync(local(s.scriptPath), local(s.script).replace(/^HAKUBE_STEP_LOG=.*$/m, `HAKUBE_STEP_LOG=${join(root, 'steps.log')}`));
+        writeFileSync(local(s.scriptPath), local(s.script).replace(/^step_log=.*$/m, `step_log=${join(root, 'steps.log')}`));
       }
       mkdirSync(dirname(local(runner.scriptPath)), { recursive: true });
       writeFileSync(local(runner.scriptPath), local(runner.script));

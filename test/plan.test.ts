@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { Construct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { Host } from '../lib/inventory.js';
-import { PACKAGE_LOCK, renderAptUpdate, renderPackageInstall } from '../lib/render/packages.js';
+import { hostScript } from '../lib/shell.js';
 import { Plan, type PlanContributor, type StepSpec, addWarning } from '../lib/plan/index.js';
 import { parseStepLog } from '../lib/plan/step.js';
 import { SecretStore } from '../lib/pki/index.js';
-import { hosts, tempDir } from './fixtures.js';
+import { fakeBinary, hosts, tempDir } from './fixtures.js';
 
 const [a, b, c] = hosts(3);
 const step = (id: string, host = a, after: string[] = [], extra: Partial<StepSpec> = {}): StepSpec => ({
@@ -79,11 +79,11 @@ describe('Plan', () => {
   it('writes a script that installs staged files only when they differ, and runs as sudo for non-root users', () => {
     const plan = new Plan([step('x/a', a, [], { files: [{ path: '/etc/x.conf', mode: '0640', owner: 'root:etcd', content: 'x' }] })]);
     const s = plan.steps[0];
-    expect(s.script.split('\n').slice(0, 3)).toEqual(['#!/usr/bin/env bash', '# hakube step x/a on node-1', 'set -euo pipefail']);
-    expect(s.script).toContain('hakube_place 0 /etc/x.conf 0640 root:etcd');
+    expect(s.script.split('\n').slice(0, 2)).toEqual(['#!/usr/bin/env bash', '# hakube step x/a on node-1']);
+    // the prologue's input: staged file 0 goes to /etc/x.conf (what placing does is run in the next test)
+    expect(s.script.split('\n')).toContain('placements=(0 /etc/x.conf 0640 root:etcd)');
     expect(s.files[0].stagedAt).toBe('/root/.hakube-stage/x_a/0');
     expect(s.command).toBe('bash /root/.hakube-stage/x_a/run.sh');
-    expect(s.script).toContain('trap hakube_exit EXIT');
     const ops = new Host({ name: 'o', address: '10.0.0.9', user: 'ops' });
     // -n: a host whose sudo asks for a password fails at once instead of waiting for one nobody types
     expect(new Plan([step('x/a', ops)]).steps[0].command).toBe('sudo -n bash /home/ops/.hakube-stage/x_a/run.sh');
@@ -99,7 +99,7 @@ describe('Plan', () => {
       const stage = join(root, 'stage');
       mkdirSync(stage, { recursive: true });
       writeFileSync(join(stage, '0'), s.files[0].content!);
-      const script = s.script.replace(/^STAGE=.*$/m, `STAGE=${stage}`).replace(/^HAKUBE_STEP_LOG=.*$/m, `HAKUBE_STEP_LOG=${stepLog}`);
+      const script = s.script.replace(/^stage_dir=.*$/m, `stage_dir=${stage}`).replace(/^step_log=.*$/m, `step_log=${stepLog}`);
       return execFileSync('bash', ['-c', script], { encoding: 'utf8' });
     };
     expect(run()).toContain('changed=1');
@@ -111,7 +111,7 @@ describe('Plan', () => {
     const stage = tempDir();
     const stepLog = join(tempDir(), 'log', 'steps.log');
     const run = (body: string) => {
-      const script = new Plan([step('x/a', a, [], { script: body })]).steps[0].script.replace(/^STAGE=.*$/m, `STAGE=${stage}`).replace(/^HAKUBE_STEP_LOG=.*$/m, `HAKUBE_STEP_LOG=${stepLog}`);
+      const script = new Plan([step('x/a', a, [], { script: body })]).steps[0].script.replace(/^stage_dir=.*$/m, `stage_dir=${stage}`).replace(/^step_log=.*$/m, `step_log=${stepLog}`);
       writeFileSync(join(stage, 'secret'), 'x');
       return spawnSync('bash', ['-c', script], { encoding: 'utf8' });
     };
@@ -247,21 +247,25 @@ describe('Plan', () => {
   });
 });
 
-describe('package installs', () => {
-  it('give up on a stalled apt-get update and try again (run with bash and a fake apt-get)', () => {
+describe('package installs (lib/scripts/packages.sh)', () => {
+  /** The functions of packages.sh, then `body`, with the host-wide lock moved to `lock`. */
+  const packages = (body: string, lock: string) => `set -euo pipefail\n${hostScript({}, 'packages.sh').replaceAll('/var/lock/hakube-packages.lock', lock)}\n${body}`;
+
+  it('give up on a stalled apt-get update and try again (run with bash, a fake apt-get and a 1 s timeout)', () => {
     const dir = tempDir();
-    writeFileSync(join(dir, 'apt-get'), `#!/bin/bash\nif [ ! -f ${dir}/once ]; then touch ${dir}/once; sleep 30; fi\necho updated\n`, { mode: 0o755 });
-    const script = renderAptUpdate('', 1).replace('sleep 5', 'sleep 0');
-    const out = execFileSync('bash', ['-c', `set -euo pipefail\n${script}`], { env: { ...process.env, PATH: `${dir}:${process.env.PATH}` }, encoding: 'utf8', stdio: 'pipe' });
+    fakeBinary(dir, 'apt-get', `if [ ! -f ${dir}/once ]; then touch ${dir}/once; /bin/sleep 30; fi\necho updated`, '/bin/bash');
+    // the update's 180 s stall limit is shortened to 1 s, the 5 s pause between attempts skipped
+    fakeBinary(dir, 'timeout', 'shift; exec /usr/bin/timeout 1 "$@"', '/bin/bash');
+    fakeBinary(dir, 'sleep', 'true');
+    const out = execFileSync('bash', ['-c', packages('hakube_apt_update', join(dir, 'lock'))], { env: { ...process.env, PATH: `${dir}:${process.env.PATH}` }, encoding: 'utf8', stdio: 'pipe' });
     expect(out.trim()).toBe('updated');
   });
 
   it('hold one host-wide lock, so two steps on a host never race for apt (run with bash and a fake apt-get)', () => {
     const dir = tempDir();
     const log = join(dir, 'log');
-    const lock = join(dir, 'lock');
-    writeFileSync(join(dir, 'apt-get'), `#!/bin/bash\necho "start $*" >> ${log}; sleep 0.3; echo "end $*" >> ${log}\n`, { mode: 0o755 });
-    const script = renderPackageInstall({ apt: ['etcd-server'] }, 'true').replaceAll(PACKAGE_LOCK, lock);
+    fakeBinary(dir, 'apt-get', `echo "start $*" >> ${log}; sleep 0.3; echo "end $*" >> ${log}`, '/bin/bash');
+    const script = packages('hakube_install_packages etcd-server', join(dir, 'lock'));
     const env = { ...process.env, PATH: `${dir}:${process.env.PATH}` };
     const runs = [spawn('bash', ['-c', script], { env }), spawn('bash', ['-c', script], { env })];
     return Promise.all(runs.map((p) => new Promise((resolve) => p.on('exit', resolve)))).then((codes) => {
@@ -274,5 +278,14 @@ describe('package installs', () => {
       expect(installs).toHaveLength(2);
       for (const line of installs) expect(line).toMatch(/ install --no-install-recommends etcd-server$/);
     });
+  });
+
+  it('say which package manager is missing and what to install by hand', () => {
+    const dir = tempDir();
+    // a PATH with bash's own tools but neither apt-get nor dnf
+    for (const tool of ['flock']) fakeBinary(dir, tool, 'true');
+    const r = spawnSync('/bin/bash', ['-c', packages('hakube_install_packages "curl gpg" curl', join(dir, 'lock'))], { env: { PATH: dir, HOME: dir }, encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('hakube: no supported package manager (apt-get or dnf) on this host; install curl gpg first\n');
   });
 });

@@ -2,10 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { renderServiceApply } from '../lib/render/services.js';
+import { hostScript } from '../lib/shell.js';
 import { tempDir } from './fixtures.js';
 
-/** Run the rendered bash against a fake systemctl that logs its calls; `active` says what is-active answers. */
+/** Run hakube_apply_service (lib/scripts/services.sh) against a fake systemctl that logs its calls; `active` says what is-active answers. */
 function harness(action: 'restart' | 'reload', noBlock = false) {
   const dir = tempDir();
   const conf = join(dir, 'app.conf');
@@ -13,7 +13,7 @@ function harness(action: 'restart' | 'reload', noBlock = false) {
   const log = join(dir, 'log');
   writeFileSync(conf, 'v1\n');
   writeFileSync(join(dir, 'systemctl'), `#!/bin/bash\necho "$*" >> ${log}\nif [ "$1" = is-active ]; then [ -f ${dir}/active ]; fi\n`, { mode: 0o755 });
-  const script = `set -euo pipefail\n${renderServiceApply({ unit: 'app.service', files: [conf], stateFile: state, action, noBlock })}`;
+  const script = `set -euo pipefail\n${hostScript({}, 'services.sh')}\nhakube_apply_service ${noBlock ? '--no-block ' : ''}app.service ${action} ${state} ${conf}`;
   const run = (active: boolean) => {
     writeFileSync(log, '');
     if (active) writeFileSync(join(dir, 'active'), '');
@@ -24,7 +24,7 @@ function harness(action: 'restart' | 'reload', noBlock = false) {
   return { run, conf, state };
 }
 
-describe('renderServiceApply', () => {
+describe('hakube_apply_service', () => {
   it('starts a stopped unit, leaves an unchanged running one alone, and reloads when its files changed', () => {
     const h = harness('reload');
     expect(h.run(false)).toEqual(['daemon-reload', 'start app.service']);

@@ -1,4 +1,4 @@
-import { sh } from '../shell.js';
+import { hostScript, sh } from '../shell.js';
 import { type PlanStep, sha256, stagePrepareCommand, stepSlug } from './step.js';
 
 /** How {@link groupSteps} groups. */
@@ -77,31 +77,20 @@ export function renderGroupRunner(steps: readonly PlanStep[], groupHash: string)
   const first = steps[0]!;
   const stageDir = `${first.stageDir}.group`;
   const scriptPath = `${stageDir}/run.sh`;
-  const record = (step: PlanStep) => sh(`${STEP_RECORD_DIR}/${stepSlug(step.id)}`);
-  const script = [
-    '#!/usr/bin/env bash',
-    `# hakube: ${steps.length} steps on ${first.host}, each run when it changed since it last succeeded here`,
-    'set -euo pipefail',
-    `# on the way out no staged file (secrets) stays behind, also of steps that did not run`,
-    `trap 'rm -rf -- ${[stageDir, ...steps.map((s) => s.stageDir)].map(sh).join(' ')}' EXIT`,
-    `group=${sh(groupHash)}`,
-    `group_record=${sh(`${STEP_RECORD_DIR}/${stepSlug(first.id)}.group`)}`,
-    '# the same group as when it last finished here: a forced re-run, so every step runs again',
-    'forced=0',
-    '[ "$(cat "$group_record" 2>/dev/null)" = "$group" ] && forced=1',
-    `mkdir -p ${sh(STEP_RECORD_DIR)}`,
-    ...steps.flatMap((step) => [
-      `if [ "$forced" = 1 ] || [ "$(cat ${record(step)} 2>/dev/null)" != ${sh(step.hash)} ]; then`,
-      `  bash ${sh(step.scriptPath)}`,
-      `  echo ${sh(step.hash)} >${record(step)}`,
-      'else',
-      `  rm -rf -- ${sh(step.stageDir)}`,
-      `  echo ${sh(`hakube: ${step.id} unchanged since it last ran here`)}`,
-      'fi',
-    ]),
-    'echo "$group" >"$group_record"',
-    '',
-  ].join('\n');
+  const script = `#!/usr/bin/env bash\n# hakube: ${steps.length} steps on ${first.host}, each run when it changed since it last succeeded here\n${hostScript(
+    {
+      runner_stage: stageDir,
+      group_hash: groupHash,
+      group_record: `${STEP_RECORD_DIR}/${stepSlug(first.id)}.group`,
+      record_dir: STEP_RECORD_DIR,
+      step_ids: steps.map((s) => s.id),
+      step_hashes: steps.map((s) => s.hash),
+      step_scripts: steps.map((s) => s.scriptPath),
+      step_stages: steps.map((s) => s.stageDir),
+      step_records: steps.map((s) => `${STEP_RECORD_DIR}/${stepSlug(s.id)}`),
+    },
+    'group-runner.sh',
+  )}`;
   // run as the steps are (sudo for a non-root user)
   const command = first.command.replace(sh(first.scriptPath), sh(scriptPath));
   return { stageDir, stageCommand: stagePrepareCommand(stageDir), script, scriptPath, command };

@@ -1,4 +1,5 @@
 import type { Host } from '../inventory.js';
+import { hostScript } from '../shell.js';
 import type { StepSpec } from './step.js';
 
 /** Id of the step every other step waits for: all hosts with work to do answered. */
@@ -8,11 +9,6 @@ export const HOSTS_READY_STEP = 'hosts/ready';
 export function reachableStepId(host: string): string {
   return `hosts/${host}/reachable`;
 }
-
-/** Runs as the step body on every host: steps will run as root there. */
-const REACHABLE_SCRIPT = `# Reached over SSH (a pinned host key matched) and running as root (sudo -n, for another user, did not ask for a password).
-[ "$(id -u)" = 0 ] || { echo "hakube: steps on $(uname -n) do not run as root" >&2; exit 1; }
-echo "hakube: $(uname -n) answers; steps run as root"`;
 
 /**
  * The first wave of every plan: one quick check per host (SSH answers within seconds, the pinned host key matches,
@@ -35,7 +31,7 @@ export function withReachabilityChecks(specs: readonly StepSpec[]): StepSpec[] {
       id: reachableStepId(host.name),
       host,
       title: `Check that ${host.name} answers over SSH and runs steps as root`,
-      script: REACHABLE_SCRIPT,
+      script: hostScript({}, 'reachable.sh'),
       quickConnect: true,
       check: true,
       rerunWith: ids,
@@ -51,7 +47,7 @@ export function readyGate(checks: ReadonlyArray<{ readonly id: string; readonly 
     id: HOSTS_READY_STEP,
     host: checks[0].host,
     title: `Every host with work to do (${checks.length}) answered`,
-    script: `echo "hakube: all ${checks.length} hosts answered"`,
+    script: hostScript({ hosts: checks.length }, 'hosts-ready.sh'),
     after: checks.map((c) => c.id),
     rerunWith: checks.map((c) => c.id),
     quickConnect: true,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Host } from '../inventory.js';
-import { sh } from '../shell.js';
+import { hostScript, sh } from '../shell.js';
 import { fail, isAbsolutePath } from '../validate.js';
 
 /** A file a step places on its host. Exactly one of `content` and `secret` is set. */
@@ -177,52 +177,11 @@ export function parseStepLog(text: string): StepLogEntry[] {
 }
 
 /**
- * The script every step runs: strict mode, then each staged file installed atomically (only when its bytes, mode
- * or owner differ; `$CHANGED` records whether any did), then the construct's body. The stage directory is removed
- * on exit so no secret stays behind in it.
+ * The script every step runs: the step prologue (lib/scripts/step-prologue.sh, which documents what a step body may
+ * rely on: strict mode, `$STAGE`, the files placed, `$CHANGED`, `HAKUBE_CLEANUP`, the step log), then the body.
  */
 function renderStepScript(spec: StepSpec, stageDir: string, files: PlanFile[]): string {
-  const lines = [
-    '#!/usr/bin/env bash',
-    `# hakube step ${spec.id} on ${spec.host.name}`,
-    'set -euo pipefail',
-    `STAGE=${sh(stageDir)}`,
-    `HAKUBE_STEP_LOG=${sh(STEP_LOG)}`,
-    'HAKUBE_STEP_STARTED=$(date +%s.%N)',
-    '# paths the step body wants removed on the way out: HAKUBE_CLEANUP+=("$tmp") (never a trap of its own)',
-    'HAKUBE_CLEANUP=()',
-    '# on the way out: no staged file (secrets) stays behind, the step log gets a line, and a failure says how it ends',
-    '# shellcheck disable=SC2317 # run by the EXIT trap',
-    `hakube_exit() {`,
-    '  local rc=$?',
-    '  rm -rf -- "$STAGE" "${HAKUBE_CLEANUP[@]}"',
-    `  { mkdir -p "$(dirname "$HAKUBE_STEP_LOG")"; printf '%s\\t%s\\t%s\\t%s\\n' ${sh(spec.id)} "$HAKUBE_STEP_STARTED" "$(date +%s.%N)" "$rc" >>"$HAKUBE_STEP_LOG"; } || true`,
-    `  if [ "$rc" != 0 ]; then echo ${sh(`hakube: step ${spec.id} failed on ${spec.host.name}`)}" (exit $rc); the deploy marks it for a re-run: fix the cause, then deploy again to finish from here" >&2; fi`,
-    '}',
-    'trap hakube_exit EXIT',
-  ];
-  if (files.length > 0) {
-    lines.push(
-      'CHANGED=0',
-      '# Install a staged file atomically; set CHANGED=1 when its content, mode or owner differ.',
-      '# shellcheck disable=SC2034 # CHANGED is for the step body, which may not need it',
-      'hakube_place() {',
-      '  local src="$STAGE/$1" dest=$2 mode=$3 owner=$4',
-      '  if [ -f "$dest" ] && cmp -s "$src" "$dest" && [ "$(stat -c \'%a %U:%G\' "$dest")" = "${mode#0} $owner" ]; then',
-      '    return 0',
-      '  fi',
-      '  mkdir -p "$(dirname "$dest")"',
-      '  install -m "$mode" -o "${owner%%:*}" -g "${owner#*:}" "$src" "$dest.hakube-new"',
-      '  mv -f "$dest.hakube-new" "$dest"',
-      '  echo "hakube: updated $dest"',
-      '  CHANGED=1',
-      '}',
-    );
-    lines.push('# Place every file of this step (again after something on the host removed them, e.g. kubeadm reset).');
-    lines.push('hakube_place_all() {');
-    files.forEach((file, index) => lines.push(`  hakube_place ${index} ${sh(file.path)} ${sh(file.mode)} ${sh(file.owner)}`));
-    lines.push('}', 'hakube_place_all');
-  }
-  lines.push('# ---', spec.script.trimEnd(), '');
-  return lines.join('\n');
+  const placements = files.flatMap((file, index) => [index, file.path, file.mode, file.owner]);
+  const prologue = hostScript({ step_id: spec.id, host_name: spec.host.name, stage_dir: stageDir, step_log: STEP_LOG, placements }, 'step-prologue.sh');
+  return ['#!/usr/bin/env bash', `# hakube step ${spec.id} on ${spec.host.name}`, prologue, '# --- the step body', spec.script.trimEnd(), ''].join('\n');
 }

@@ -1,7 +1,5 @@
-import { sh } from '../shell.js';
+import { hostScript } from '../shell.js';
 import { joinHostPort } from '../validate.js';
-import { renderPackageInstall } from './packages.js';
-import { renderServiceApply } from './services.js';
 
 /** Where etcd's files live on a member. */
 export const ETCD_PATHS = {
@@ -130,113 +128,68 @@ export function etcdBinDir(source: EtcdInstallSource): string {
 }
 
 /**
- * Install etcd, create the `etcd` user and directories. Debian's package starts a default single-member etcd on
- * install: while hakube's unit is not in place yet, that instance is stopped and its data removed, so it can
- * neither hold the ports nor be mistaken for the cluster.
+ * Install etcd (packages or a pinned release), create the `etcd` user and directories, stop a default instance the
+ * package started (lib/scripts/etcd-install.sh).
  */
 export function renderEtcdInstallScript(source: EtcdInstallSource, dataDir: string): string {
-  const install =
-    source.from === 'distro'
-      ? renderPackageInstall({ apt: ['etcd-server', 'etcd-client'], dnf: ['etcd'] }, '! command -v etcd >/dev/null 2>&1 || ! command -v etcdctl >/dev/null 2>&1')
-      : renderReleaseInstall(source);
-  return `${install}
-if ! id -u etcd >/dev/null 2>&1; then
-  useradd --system --user-group --home-dir /var/lib/etcd --shell /usr/sbin/nologin etcd
-fi
-if ! grep -qs ${sh(ETCD_UNIT_MARKER)} ${sh(ETCD_PATHS.unitFile)}; then
-  # Not managed by hakube yet: stop whatever etcd the package started and drop its default data.
-  systemctl stop etcd.service 2>/dev/null || true
-  rm -rf /var/lib/etcd/default
-fi
-install -d -m 0755 -o root -g root /etc/etcd
-install -d -m 0750 -o root -g etcd ${sh(ETCD_PATHS.pkiDir)}
-install -d -m 0700 -o etcd -g etcd ${sh(dataDir)}
-echo "hakube: $(${sh(etcdBinDir(source) + '/etcd')} --version | sed -n 1p)"
-`;
+  const release = source.from === 'release' ? source : undefined;
+  const arch = release?.arch ?? 'amd64';
+  const name = release ? `etcd-v${release.version}-linux-${arch}` : '';
+  return hostScript(
+    {
+      install_from: source.from,
+      release_version: release?.version ?? '',
+      release_url: release ? `${release.baseUrl ?? ETCD_RELEASE_BASE_URL}/v${release.version}/${name}.tar.gz` : '',
+      release_sha256: release?.sha256 ?? '',
+      release_name: name,
+      release_machine: arch === 'amd64' ? 'x86_64' : 'aarch64',
+      release_arch: arch,
+      bin_dir: etcdBinDir(source),
+      unit_file: ETCD_PATHS.unitFile,
+      unit_marker: ETCD_UNIT_MARKER,
+      pki_dir: ETCD_PATHS.pkiDir,
+      data_dir: dataDir,
+    },
+    'packages.sh',
+    'etcd-install.sh',
+  );
 }
 
-function renderReleaseInstall(source: Extract<EtcdInstallSource, { from: 'release' }>): string {
-  const arch = source.arch ?? 'amd64';
-  const name = `etcd-v${source.version}-linux-${arch}`;
-  const url = `${source.baseUrl ?? ETCD_RELEASE_BASE_URL}/v${source.version}/${name}.tar.gz`;
-  const machine = arch === 'amd64' ? 'x86_64' : 'aarch64';
-  return `if ! /usr/local/bin/etcd --version 2>/dev/null | grep -qx ${sh(`etcd Version: ${source.version}`)}; then
-  if [ "$(uname -m)" != ${sh(machine)} ]; then
-    echo "hakube: this host is $(uname -m), the etcd release is for ${arch}" >&2
-    exit 1
-  fi
-  ${renderPackageInstall({ apt: ['curl', 'ca-certificates'], dnf: ['curl'] }, '! command -v curl >/dev/null 2>&1 && ! command -v wget >/dev/null 2>&1').replace(/\n/g, '\n  ')}
-  tmp=$(mktemp -d)
-  HAKUBE_CLEANUP+=("$tmp")
-  if command -v curl >/dev/null 2>&1; then
-    curl -fsSL --retry 3 -o "$tmp/etcd.tar.gz" ${sh(url)}
-  else
-    wget -q -O "$tmp/etcd.tar.gz" ${sh(url)}
-  fi
-  echo ${sh(`${source.sha256}  `)}"$tmp/etcd.tar.gz" | sha256sum -c --quiet -
-  tar -xzf "$tmp/etcd.tar.gz" -C "$tmp"
-  for bin in etcd etcdctl etcdutl; do
-    if [ -f "$tmp/${name}/$bin" ]; then
-      install -m 0755 "$tmp/${name}/$bin" "/usr/local/bin/$bin.hakube-new"
-      mv -f "/usr/local/bin/$bin.hakube-new" "/usr/local/bin/$bin"
-    fi
-  done
-fi`;
-}
-
-/** Arguments that make etcdctl talk TLS with the health-check client certificate. */
-export function etcdctlTlsArgs(): string {
+/** The flags that make etcdctl talk TLS with the health-check client certificate. */
+function etcdctlTlsFlags(): string[] {
   const pki = ETCD_PATHS.pkiDir;
-  return `--cacert=${pki}/ca.crt --cert=${pki}/healthcheck-client.crt --key=${pki}/healthcheck-client.key`;
+  return [`--cacert=${pki}/ca.crt`, `--cert=${pki}/healthcheck-client.crt`, `--key=${pki}/healthcheck-client.key`];
+}
+
+/** {@link etcdctlTlsFlags} as one command-line string. */
+export function etcdctlTlsArgs(): string {
+  return etcdctlTlsFlags().join(' ');
 }
 
 /**
- * Start or restart the member after its files were placed (restart only when they differ from what it runs
- * with). A member with an empty data dir is bootstrapping and cannot become ready before a quorum of its peers
- * starts, so nothing waits for it; any other member must answer healthy before the step ends — and so before the
- * next member is touched.
+ * Start or restart the member after its files were placed; a member that is not bootstrapping must answer healthy
+ * before the step ends (lib/scripts/etcd-configure.sh).
  */
 export function renderEtcdConfigureScript(source: EtcdInstallSource, dataDir: string, clientPort: number): string {
-  const etcdctl = `${etcdBinDir(source)}/etcdctl`;
   const pki = ETCD_PATHS.pkiDir;
-  const files = [ETCD_PATHS.envFile, ETCD_PATHS.unitFile, ...['ca.crt', 'server.crt', 'server.key', 'peer.crt', 'peer.key'].map((f) => `${pki}/${f}`)];
-  return `bootstrapping=0
-if [ -z "$(ls -A ${sh(dataDir)})" ]; then
-  bootstrapping=1
-  echo "hakube: empty data dir, bootstrapping member (the cluster forms once a quorum has started)"
-fi
-${renderServiceApply({ unit: 'etcd.service', files, stateFile: ETCD_PATHS.appliedFile, action: 'restart', noBlock: true })}
-if [ "$bootstrapping" = 1 ]; then
-  exit 0
-fi
-for attempt in $(seq 1 60); do
-  if ETCDCTL_API=3 ${sh(etcdctl)} --endpoints=${sh(httpsUrl('127.0.0.1', clientPort))} ${etcdctlTlsArgs()} endpoint health >/dev/null 2>&1; then
-    echo "hakube: member healthy after $attempt s"
-    exit 0
-  fi
-  sleep 1
-done
-echo "hakube: member did not become healthy within 60 s" >&2
-journalctl -u etcd.service -n 30 --no-pager >&2 || true
-exit 1
-`;
+  return hostScript(
+    {
+      data_dir: dataDir,
+      applied_file: ETCD_PATHS.appliedFile,
+      files: [ETCD_PATHS.envFile, ETCD_PATHS.unitFile, ...['ca.crt', 'server.crt', 'server.key', 'peer.crt', 'peer.key'].map((f) => `${pki}/${f}`)],
+      etcdctl: `${etcdBinDir(source)}/etcdctl`,
+      endpoint: httpsUrl('127.0.0.1', clientPort),
+      tls_args: etcdctlTlsFlags(),
+    },
+    'services.sh',
+    'etcd-configure.sh',
+  );
 }
 
-/** Wait until every member answers healthy over TLS, then print the member list. */
+/** Wait until every member answers healthy over TLS, then print the member list (lib/scripts/etcd-health.sh). */
 export function renderEtcdHealthScript(source: EtcdInstallSource, endpoints: readonly string[], timeoutSeconds = 180): string {
-  const etcdctl = `ETCDCTL_API=3 ${sh(`${etcdBinDir(source)}/etcdctl`)} --endpoints=${sh(endpoints.join(','))} ${etcdctlTlsArgs()}`;
-  return `# waits for the cluster to converge; HAKUBE_CHECK_WAIT (seconds) shortens the wait (hakube status)
-wait_s=\${HAKUBE_CHECK_WAIT:-${timeoutSeconds}}
-deadline=$((SECONDS + wait_s))
-until ${etcdctl} endpoint health; do
-  if [ "$SECONDS" -ge "$deadline" ]; then
-    echo "hakube: etcd cluster not healthy after $wait_s s" >&2
-    exit 1
-  fi
-  echo "hakube: waiting for all ${endpoints.length} members ($SECONDS s)"
-  sleep 3
-done
-${etcdctl} member list -w table
-echo "hakube: all ${endpoints.length} etcd members are healthy"
-`;
+  return hostScript(
+    { etcdctl: `${etcdBinDir(source)}/etcdctl`, endpoints: endpoints.join(','), members: endpoints.length, tls_args: etcdctlTlsFlags(), wait_seconds: timeoutSeconds },
+    'etcd-health.sh',
+  );
 }

@@ -1,6 +1,4 @@
-import { sh } from '../shell.js';
 import type { Ipv4Cidr } from '../validate.js';
-import type { HaproxyBackendCheck } from './haproxy.js';
 
 /** Where keepalived's files live on a load-balancer host. */
 export const KEEPALIVED_PATHS = {
@@ -123,31 +121,4 @@ export function renderKeepalivedAuth(name: string, password: string, salt: strin
 /** The password of an auth include file, or undefined when the text is not one `renderKeepalivedAuth` wrote. */
 export function parseKeepalivedAuth(text: string): string | undefined {
   return AUTH_BLOCK.exec(text)?.[1];
-}
-
-/**
- * The track script keepalived runs every `interval` seconds (after kubeadm's check_apiserver.sh): fails while
- * haproxy is not active, and, for API servers, while `GET /healthz` through the local haproxy fails; for TCP
- * backends, while haproxy does not accept connections on its port.
- */
-export function renderHaproxyCheckScript(name: string, port: number, check: HaproxyBackendCheck): string {
-  const url = `https://127.0.0.1:${port}/healthz`;
-  const probe =
-    check === 'https-healthz'
-      ? `if ! curl --silent --fail --insecure --max-time 2 --output /dev/null ${sh(url)}; then
-  echo "hakube: no API server answers" ${sh(url)} "through haproxy" >&2
-  exit 1
-fi`
-      : `if ! timeout 2 bash -c ${sh(`: </dev/tcp/127.0.0.1/${port}`)} 2>/dev/null; then
-  echo "hakube: haproxy does not accept connections on port" ${sh(port)} >&2
-  exit 1
-fi`;
-  return `#!/bin/bash
-# keepalived track script of load balancer ${sh(name)}, written by hakube: fails while haproxy is down.
-if ! systemctl is-active --quiet haproxy.service; then
-  echo "hakube: haproxy is not running" >&2
-  exit 1
-fi
-${probe}
-`;
 }
