@@ -12,4 +12,4 @@ export * from './constructs/worker-pool.js';
 export * from './constructs/ha-cluster.js';
 export type { KubeProxyConfigInput, KubeletConfigInput, TaintEffect, TaintInput } from './lib/render/kubeadm-config.js';
 export { type ImageMirror, mirrorImage, rewriteManifestImages } from './lib/render/image-mirror.js';
-export type { NodePrepOptions, OsFamily } from './lib/render/node-prep-options.js';
+export type { NodePrepOptions, NodePrepSettings, OsFamily } from './lib/render/node-prep-options.js';

@@ -1,4 +1,4 @@
-import { Construct } from 'constructs';
+import { Construct, type IValidation } from 'constructs';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type Host, assertUniqueHosts } from '../lib/inventory.js';
@@ -35,12 +35,13 @@ import {
   renderKubeadmJoinScript,
 } from '../lib/render/kubeadm-scripts.js';
 import { nodePrepSteps } from '../lib/render/node-prep.js';
-import { DEFAULT_REQUIRED_PORTS, type NodePrepOptions, type NodeRole, resolveNodePrepOptions } from '../lib/render/node-prep-options.js';
+import { DEFAULT_REQUIRED_PORTS, type NodePrepOptions, type NodePrepSettings, type NodeRole, resolveNodePrepOptions } from '../lib/render/node-prep-options.js';
 import {
   checkExtraArgs,
   checkImageMirror,
   checkKubernetesVersion,
   checkTaints,
+  type Ipv4Cidr,
   fail,
   ipv4CidrsOverlap,
   isHostname,
@@ -50,6 +51,7 @@ import {
   isPort,
   joinHostPort,
   parseIpv4Cidr,
+  problem,
 } from '../lib/validate.js';
 import yaml from 'js-yaml';
 import { EtcdCluster } from './etcd-cluster.js';
@@ -110,7 +112,7 @@ export interface ControlPlaneOptions {
   /** kube-proxy settings (a KubeProxyConfiguration in the init configuration). @default kube-proxy's defaults (iptables mode) */
   readonly kubeProxy?: KubeProxyConfigInput;
   /** Node preparation: package sources and proxies (air-gapped sites), OS family, preflight limits. @default pkgs.k8s.io, Debian */
-  readonly nodePrep?: Omit<NodePrepOptions, 'kubernetesVersion' | 'imageMirror'>;
+  readonly nodePrep?: NodePrepSettings;
   /** Pod network add-on. @default flannel from its upstream manifest */
   readonly cni?: CniProps;
   /**
@@ -238,15 +240,11 @@ export class ControlPlane extends Construct implements PlanContributor {
     if (!pod) fail(where, 'podSubnet', this.podSubnet, 'is not an IPv4 CIDR like "10.244.0.0/16"');
     if (!service) fail(where, 'serviceSubnet', this.serviceSubnet, 'is not an IPv4 CIDR like "10.96.0.0/12"');
     if (ipv4CidrsOverlap(pod, service)) fail(where, 'serviceSubnet', this.serviceSubnet, `overlaps podSubnet ${this.podSubnet}`);
-    this.node.addValidation({
-      // hosts of worker pools are only known once the whole tree is built
-      validate: () =>
-        [...this.hosts, ...this.joiners.map((j) => j.host)].flatMap((h) =>
-          [pod, service]
-            .filter((net) => isIpv4InSubnet(h.internalAddress, net) || isIpv4InSubnet(h.address, net))
-            .map((net) => `host ${h.name} (${h.internalAddress}) lies inside the ${net === pod ? 'pod' : 'service'} network ${net === pod ? this.podSubnet : this.serviceSubnet}: its traffic would be routed into the cluster`),
-        ),
-    });
+    // worker pools' hosts are only known once the whole tree is built
+    this.node.addValidation(new NodesOutsideClusterNetworks(() => [...this.hosts, ...this.joiners.map((j) => j.host)], [
+      { name: 'pod', text: this.podSubnet, cidr: pod },
+      { name: 'service', text: this.serviceSubnet, cidr: service },
+    ]));
     for (const [network, cidr, text] of [['pod', pod, this.podSubnet], ['service', service, this.serviceSubnet]] as const) {
       if (isIpv4InSubnet(endpointHost, cidr)) fail(where, 'endpoint', endpointHost, `lies inside the ${network} network ${text}: clients would be routed into the cluster instead of to the API servers`);
     }
@@ -254,7 +252,7 @@ export class ControlPlane extends Construct implements PlanContributor {
     // etcd
     this.etcd = props.etcd ?? 'stacked';
     if (this.etcd !== 'stacked' && !(this.etcd instanceof EtcdCluster)) fail(where, 'etcd', String(this.etcd), 'must be "stacked" or an EtcdCluster');
-    this.node.addValidation({ validate: () => this.etcdConflicts() });
+    this.node.addValidation(new NoStackedEtcdMember(this));
     if (this.etcd instanceof EtcdCluster) this.checkExternalEtcdVersion(this.etcd);
 
     // CNI
@@ -498,14 +496,6 @@ export class ControlPlane extends Construct implements PlanContributor {
   }
 
   /** Stacked etcd listens on 2379/2380 of every control-plane host: no EtcdCluster may share those hosts. */
-  private etcdConflicts(): string[] {
-    if (this.etcd !== 'stacked') return [];
-    const names = new Set(this.hosts.map((h) => h.name));
-    return this.node.root.node
-      .findAll()
-      .filter((c): c is EtcdCluster => c instanceof EtcdCluster)
-      .flatMap((e) => e.members.filter((m) => names.has(m.name)).map((m) => `host ${m.name} runs stacked etcd for this control plane and is also a member of EtcdCluster ${e.node.path}: both would listen on ${e.clientPort}/${e.peerPort}; pass that cluster as \`etcd\` instead`));
-  }
 }
 
 /**
@@ -522,4 +512,33 @@ function calicoRegistry(mirror: ImageMirror | undefined): { registry?: string; i
 
 function merge(defaults: ExtraArgs, overrides: Record<string, string> | undefined): ExtraArgs {
   return { ...defaults, ...(overrides ?? {}) };
+}
+
+/** Rule: no node's address lies inside the pod or service network (its traffic would be routed into the cluster). */
+class NodesOutsideClusterNetworks implements IValidation {
+  constructor(
+    private readonly nodes: () => readonly Host[],
+    private readonly networks: ReadonlyArray<{ readonly name: string; readonly text: string; readonly cidr: Ipv4Cidr }>,
+  ) {}
+  validate(): string[] {
+    return this.nodes().flatMap((h) =>
+      this.networks
+        .filter(({ cidr }) => isIpv4InSubnet(h.internalAddress, cidr) || isIpv4InSubnet(h.address, cidr))
+        .map(({ name, text }) => problem('hosts', h.name, `(${h.internalAddress}) lies inside the ${name} network ${text}: its traffic would be routed into the cluster`)),
+    );
+  }
+}
+
+/** Rule: a host of a stacked-etcd control plane is no member of an EtcdCluster too (both would hold etcd's ports). */
+class NoStackedEtcdMember implements IValidation {
+  constructor(private readonly controlPlane: ControlPlane) {}
+  validate(): string[] {
+    const cp = this.controlPlane;
+    if (cp.etcd !== 'stacked') return [];
+    const names = new Set(cp.hosts.map((h) => h.name));
+    return cp.node.root.node
+      .findAll()
+      .filter((c): c is EtcdCluster => c instanceof EtcdCluster)
+      .flatMap((e) => e.members.filter((m) => names.has(m.name)).map((m) => problem('hosts', m.name, `runs stacked etcd for this control plane and is also a member of EtcdCluster ${e.node.path}: both would listen on ${e.clientPort}/${e.peerPort}; pass that cluster as \`etcd\` instead`)));
+  }
 }

@@ -2,11 +2,11 @@ import { Construct } from 'constructs';
 import type { Host } from '../lib/inventory.js';
 import { type ControlPlaneOptions, ControlPlane } from './control-plane.js';
 import { type EtcdClusterOptions, EtcdCluster } from './etcd-cluster.js';
-import { type LoadBalancerVipProps, LoadBalancerVip } from './load-balancer-vip.js';
+import { type LoadBalancerVipOptions, LoadBalancerVip } from './load-balancer-vip.js';
 import { type WorkerPoolOptions, WorkerPool } from './worker-pool.js';
 
 /** The API endpoint: a VIP held by keepalived, with haproxy in front of the API servers. */
-export interface HaClusterEndpointProps extends Partial<Omit<LoadBalancerVipProps, 'hosts' | 'vip' | 'backends' | 'backendCheck'>> {
+export interface HaClusterEndpointProps extends LoadBalancerVipOptions {
   /** The virtual IP in CIDR form, e.g. "192.168.0.244/24". */
   readonly vip: string;
   /** Hosts that carry haproxy + keepalived. @default the control-plane hosts (seed 003) */

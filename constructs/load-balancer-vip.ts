@@ -1,4 +1,4 @@
-import { Construct } from 'constructs';
+import { Construct, type IValidation } from 'constructs';
 import type { Host } from '../lib/inventory.js';
 import { assertUniqueHosts } from '../lib/inventory.js';
 import { type PlanContributor, type StepSpec, addWarning } from '../lib/plan/index.js';
@@ -25,6 +25,7 @@ import {
   isPort,
   joinHostPort,
   ipv4CidrsOverlap,
+  problem,
   parseIpv4Cidr,
 } from '../lib/validate.js';
 
@@ -40,25 +41,15 @@ export interface LoadBalancerBackend {
   readonly port: number;
 }
 
-export interface LoadBalancerVipProps {
-  /**
-   * The hosts that run haproxy and keepalived: dedicated hosts, or the control-plane hosts as in seed 003. With
-   * the default priorities the first one starts as MASTER. Two or more for failover.
-   */
-  readonly hosts: Host[];
-  /**
-   * The virtual IP in CIDR form, e.g. "10.77.0.100/24": an unused address in the subnet of every host's
-   * `internalAddress`; the prefix goes to keepalived's `virtual_ipaddress`.
-   */
-  readonly vip: string;
+/**
+ * A load balancer's settings apart from its hosts, VIP and backends: what `HaCluster` passes through for its API
+ * endpoint (`HaClusterEndpointProps`).
+ */
+export interface LoadBalancerVipOptions {
   /** Name used in step ids (`lb-<name>/…`), the haproxy sections and the vrrp_instance. @default the construct id */
   readonly name?: string;
   /** Port haproxy listens on, on every address of every host. @default 8443 */
   readonly port?: number;
-  /** Servers haproxy balances across, round robin; more can be added with `addBackend()`. @default [] (at least one by synth time) */
-  readonly backends?: LoadBalancerBackend[];
-  /** How haproxy checks the backends: `GET /healthz` over TLS (API servers) or a TCP connect. @default "https-healthz" */
-  readonly backendCheck?: HaproxyBackendCheck;
   /**
    * How fast haproxy takes a dead backend out. `"fast"`: checks every second, a backend is down after 2 failed
    * checks or 2 failed client connections (within about 3 s of a power-off), connects time out after 1 s and are
@@ -103,6 +94,24 @@ export interface LoadBalancerVipProps {
   readonly statsSocket?: boolean;
   /** Operator-side directory for the generated VRRP password. @default ".hakube/<name>" */
   readonly secretsDir?: string;
+}
+
+/** A load balancer: its hosts, VIP and backends, and its settings (`LoadBalancerVipOptions`). */
+export interface LoadBalancerVipProps extends LoadBalancerVipOptions {
+  /**
+   * The hosts that run haproxy and keepalived: dedicated hosts, or the control-plane hosts as in seed 003. With
+   * the default priorities the first one starts as MASTER. Two or more for failover.
+   */
+  readonly hosts: Host[];
+  /**
+   * The virtual IP in CIDR form, e.g. "10.77.0.100/24": an unused address in the subnet of every host's
+   * `internalAddress`; the prefix goes to keepalived's `virtual_ipaddress`.
+   */
+  readonly vip: string;
+  /** Servers haproxy balances across, round robin; more can be added with `addBackend()`. @default [] (at least one by synth time) */
+  readonly backends?: LoadBalancerBackend[];
+  /** How haproxy checks the backends: `GET /healthz` over TLS (API servers) or a TCP connect. @default "https-healthz" */
+  readonly backendCheck?: HaproxyBackendCheck;
 }
 
 const ADVERT_INTERVAL = 1;
@@ -196,7 +205,9 @@ export class LoadBalancerVip extends Construct implements PlanContributor {
     if (hosts.length < 2) {
       addWarning(this, `a single load balancer host (${hosts[0].name}) has no failover: the VIP ${this.vip} is lost when it is down`);
     }
-    this.node.addValidation({ validate: () => this.validateTree() });
+    this.node.addValidation(new HasBackends(this));
+    this.node.addValidation(new OneLoadBalancerPerHost(this));
+    this.node.addValidation(new DistinctVirtualRouterIds(this));
   }
 
   /** The backend servers, in the order they were added. */
@@ -330,24 +341,42 @@ export class LoadBalancerVip extends Construct implements PlanContributor {
   }
 
   /** Checks that need the whole tree: backends added after construction, hosts shared with another load balancer. */
-  private validateTree(): string[] {
-    const errors: string[] = [];
-    if (this.servers.length === 0) {
-      errors.push('backends [] is empty: haproxy needs at least one backend server (pass backends or call addBackend())');
-    }
-    for (const other of this.node.root.node.findAll()) {
-      if (!(other instanceof LoadBalancerVip) || other === this) continue;
-      const sameSubnet = ipv4CidrsOverlap({ address: this.vip, prefix: this.prefixLength }, { address: other.vip, prefix: other.prefixLength });
-      if (other.virtualRouterId === this.virtualRouterId && sameSubnet && other.node.path < this.node.path) {
-        errors.push(`virtualRouterId ${this.virtualRouterId} is also the virtual router id of load balancer ${other.node.path} on the same subnet (VIPs ${this.vip}/${this.prefixLength} and ${other.vip}/${other.prefixLength}): their VRRP adverts would collide and both VIPs flap; give each its own virtualRouterId`);
-      }
-      for (const host of this.hosts) {
-        if (other.hosts.some((h) => h.name === host.name)) {
-          errors.push(`hosts ${JSON.stringify(host.name)} is also a host of load balancer ${other.node.path}: a host has one haproxy.cfg and one keepalived.conf, so it serves one LoadBalancerVip`);
-        }
-      }
-    }
-    return errors;
+}
+
+/** The other load balancers of the tree. */
+function otherLoadBalancers(lb: LoadBalancerVip): LoadBalancerVip[] {
+  return lb.node.root.node.findAll().filter((c): c is LoadBalancerVip => c instanceof LoadBalancerVip && c !== lb);
+}
+
+/** Rule: haproxy needs at least one backend server by the time the plan is made (`addBackend` may come late). */
+class HasBackends implements IValidation {
+  constructor(private readonly lb: LoadBalancerVip) {}
+  validate(): string[] {
+    return this.lb.backends.length ? [] : [problem('backends', [], 'is empty: haproxy needs at least one backend server (pass backends or call addBackend())')];
+  }
+}
+
+/** Rule: a host serves one load balancer (it has one haproxy.cfg and one keepalived.conf). */
+class OneLoadBalancerPerHost implements IValidation {
+  constructor(private readonly lb: LoadBalancerVip) {}
+  validate(): string[] {
+    return otherLoadBalancers(this.lb).flatMap((other) =>
+      this.lb.hosts
+        .filter((host) => other.hosts.some((h) => h.name === host.name))
+        .map((host) => problem('hosts', host.name, `is also a host of load balancer ${other.node.path}: a host has one haproxy.cfg and one keepalived.conf, so it serves one LoadBalancerVip`)),
+    );
+  }
+}
+
+/** Rule: load balancers on one subnet have distinct virtual router ids (reported once, by the later path). */
+class DistinctVirtualRouterIds implements IValidation {
+  constructor(private readonly lb: LoadBalancerVip) {}
+  validate(): string[] {
+    const lb = this.lb;
+    return otherLoadBalancers(lb)
+      .filter((other) => other.virtualRouterId === lb.virtualRouterId && other.node.path < lb.node.path)
+      .filter((other) => ipv4CidrsOverlap({ address: lb.vip, prefix: lb.prefixLength }, { address: other.vip, prefix: other.prefixLength }))
+      .map((other) => problem('virtualRouterId', lb.virtualRouterId, `is also the virtual router id of load balancer ${other.node.path} on the same subnet (VIPs ${lb.vip}/${lb.prefixLength} and ${other.vip}/${other.prefixLength}): their VRRP adverts would collide and both VIPs flap; give each its own virtualRouterId`));
   }
 }
 

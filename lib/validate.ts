@@ -8,9 +8,14 @@ export class ValidationError extends Error {
   override name = 'ValidationError';
 }
 
-/** `where: prop: value is bad because why` — one format for every input error in hakube. */
+/** `prop value why`: what is wrong, in the one form of every input error in hakube (`fail` puts where before it). */
+export function problem(prop: string, value: unknown, why: string): string {
+  return `${prop} ${JSON.stringify(value)} ${why}`;
+}
+
+/** `where: prop value why` — one format for every input error in hakube. */
 export function fail(where: string, prop: string, value: unknown, why: string): never {
-  throw new ValidationError(`${where}: ${prop} ${JSON.stringify(value)} ${why}`);
+  throw new ValidationError(`${where}: ${problem(prop, value, why)}`);
 }
 
 const HOSTNAME_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;

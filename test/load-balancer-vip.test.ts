@@ -420,13 +420,13 @@ describe('LoadBalancerVip synth-time rules', () => {
 
   it('needs at least one backend by synth time', async () => {
     const { root } = lb({ backends: [] });
-    await expect(Plan.of(root)).rejects.toThrow(/app\/api: backends \[\] is empty: haproxy needs at least one backend server/);
+    await expect(Plan.of(root)).rejects.toThrow(/\n {2}- LoadBalancerVip app\/api: backends \[\] is empty: haproxy needs at least one backend server/);
   });
 
   it('rejects two load balancers on one host', async () => {
     const { root, hosts: hs } = lb();
     new LoadBalancerVip(root, 'other', { hosts: [hs[2]], vip: '10.77.0.101/24', backends: apiServers(hs), port: 9443, secretsDir: tempDir() });
-    await expect(Plan.of(root)).rejects.toThrow(/app\/api: hosts "node-3" is also a host of load balancer app\/other/);
+    await expect(Plan.of(root)).rejects.toThrow(/\n {2}- LoadBalancerVip app\/api: hosts "node-3" is also a host of load balancer app\/other/);
   });
 
   it('allows a single host with a warning, and a gap smaller than a bigger weight', async () => {

@@ -38,11 +38,13 @@ export class Plan {
 
   /**
    * The plan of a construct tree: validates every construct under `scope` (all errors in one message, nothing
-   * written), then asks each hakube construct for its steps.
+   * written), then asks each hakube construct for its steps. The whole-tree rules constructs registered with
+   * `node.addValidation` run here, once the tree is complete; each message is a `problem()` and is reported as
+   * `<Construct> <path>: <problem>`, the form `fail()` gives the constructor's own checks.
    */
   static async of(scope: IConstruct): Promise<Plan> {
     const nodes = scope.node.findAll();
-    const errors = nodes.flatMap((c) => c.node.validate().map((message) => `${c.node.path || '<root>'}: ${message}`));
+    const errors = nodes.flatMap((c) => c.node.validate().map((message) => `${c.node.path ? `${c.constructor.name} ${c.node.path}` : '<root>'}: ${message}`));
     if (errors.length > 0) throw new ValidationError(`invalid topology:\n  - ${errors.join('\n  - ')}`);
     const warnings = nodes.flatMap((c) =>
       c.node.metadata.filter((m) => m.type === WARNING).map((m) => `${c.node.path}: ${String(m.data)}`),

@@ -71,9 +71,11 @@ export interface KubernetesPackages {
   readonly proxy?: string;
 }
 
-export interface NodePrepOptions {
-  /** Version of kubelet, kubeadm and kubectl, e.g. "1.31.2": the packages are pinned to it and held. */
-  readonly kubernetesVersion: string;
+/**
+ * Node preparation's settings that a control plane passes through (`ControlPlaneOptions.nodePrep`): all but the
+ * Kubernetes version and the image mirror, which are the control plane's own.
+ */
+export interface NodePrepSettings {
   /** Distribution family of the host. @default "debian" */
   readonly osFamily?: OsFamily;
   /**
@@ -106,13 +108,6 @@ export interface NodePrepOptions {
    */
   readonly sandboxImage?: string;
   /**
-   * The registry containerd pulls every image from (air-gapped sites): its hosts.toml (plain HTTP, or HTTPS with
-   * the mirror's CA placed beside it) and the sandbox image's repository. `ControlPlane` sets it from its own
-   * `imageMirror`.
-   * @default none (images come from their own registries)
-   */
-  readonly imageMirror?: ImageMirror;
-  /**
    * Never give a container a lower OOM score adjustment than containerd's own (containerd's
    * `restrict_oom_score_adj`): for nodes that may not lower OOM scores — nodes inside containers without
    * CAP_SYS_RESOURCE, where runc otherwise fails every pod sandbox with "can't get final child's PID from pipe".
@@ -130,6 +125,19 @@ export interface NodePrepOptions {
   readonly requiredPorts?: number[];
   /** Only warn (instead of failing) when the machine's hostname differs from the host's name. @default false */
   readonly allowHostnameMismatch?: boolean;
+}
+
+/** Node preparation of a host: its settings, the Kubernetes version and an image mirror. */
+export interface NodePrepOptions extends NodePrepSettings {
+  /** Version of kubelet, kubeadm and kubectl, e.g. "1.31.2": the packages are pinned to it and held. */
+  readonly kubernetesVersion: string;
+  /**
+   * The registry containerd pulls every image from (air-gapped sites): its hosts.toml (plain HTTP, or HTTPS with
+   * the mirror's CA placed beside it) and the sandbox image's repository. `ControlPlane` sets it from its own
+   * `imageMirror`.
+   * @default none (images come from their own registries)
+   */
+  readonly imageMirror?: ImageMirror;
 }
 
 /** `NodePrepOptions` validated, with every default filled in. */
