@@ -149,16 +149,25 @@ const API_SERVER_PORT = 6443;
  * Control-plane joins run one at a time after init (concurrent joins race in etcd); worker pools join in parallel.
  */
 export class ControlPlane extends Construct implements PlanContributor {
+  /** The control-plane hosts; the first runs `kubeadm init`, the others join one at a time. */
   readonly hosts: readonly Host[];
+  /** Kubernetes version of every node (kubeadm, kubelet, kubectl and the control-plane images). */
   readonly kubernetesVersion: string;
+  /** The cluster's name (kubeadm's `clusterName`, step ids `k8s-<clusterName>/…`). */
   readonly clusterName: string;
+  /** Operator-side directory of the cluster's PKI, bootstrap token and admin kubeconfig. */
   readonly secretsDir: string;
   /** `host:port` every node and client uses (`controlPlaneEndpoint`). */
   readonly endpoint: string;
+  /** `"stacked"` (kubeadm's local etcd on the control-plane hosts) or the external cluster. */
   readonly etcd: 'stacked' | EtcdCluster;
+  /** The pod network (CIDR). */
   readonly podSubnet: string;
+  /** The service network (CIDR). */
   readonly serviceSubnet: string;
+  /** Extra subject alternative names of the API server certificate (the endpoint's address is always one). */
   readonly certSANs: readonly string[];
+  /** Node preparation of every node of the cluster (the control plane's version and image mirror included). */
   readonly nodePrep: NodePrepOptions;
   /**
    * Absolute path of the operator's admin kubeconfig (`<secretsDir>/kubernetes/admin.conf`, 0600), pointing at the

@@ -75,13 +75,21 @@ export interface EtcdClientCertificates {
  * members is serialized so a changed setting rolls through the cluster one member at a time.
  */
 export class EtcdCluster extends Construct implements PlanContributor {
+  /** The member hosts, in the order they are configured. */
   readonly members: readonly Host[];
+  /** The cluster's name (step ids `etcd-<clusterName>/…`, the initial cluster token). */
   readonly clusterName: string;
+  /** Operator-side directory of the cluster's CA, certificates and keys. */
   readonly secretsDir: string;
+  /** TCP port clients connect to. */
   readonly clientPort: number;
+  /** TCP port members talk to each other on. */
   readonly peerPort: number;
+  /** The members' data directory. */
   readonly dataDir: string;
+  /** Where etcd comes from: the distribution's packages or a pinned release. */
   readonly install: EtcdInstallSource;
+  /** Heartbeat, election timeout, snapshots, compaction and quota, defaults filled in. */
   readonly tuning: EtcdTuning;
   /** Members needed for a majority: floor(n/2) + 1. */
   readonly quorum: number;

@@ -123,26 +123,35 @@ const ADVERT_INTERVAL = 1;
  * when haproxy fails there, not only when the host dies.
  */
 export class LoadBalancerVip extends Construct implements PlanContributor {
+  /** The load balancer's name (step ids `lb-<name>/…`, haproxy sections, the vrrp_instance). */
   readonly name: string;
+  /** The hosts that run haproxy and keepalived; the first starts as MASTER with the default priorities. */
   readonly hosts: readonly Host[];
   /** The virtual IP address, without prefix. */
   readonly vip: string;
   /** Prefix length of the VIP's subnet. */
   readonly prefixLength: number;
+  /** The port haproxy listens on. */
   readonly port: number;
   /** `<vip>:<port>`: what clients (kubeconfigs, `controlPlaneEndpoint`) point at. */
   readonly endpoint: string;
+  /** How haproxy checks the backends. */
   readonly backendCheck: HaproxyBackendCheck;
   /** How fast haproxy takes a dead backend out (`backendCheckTiming`). */
   readonly backendCheckTiming: HaproxyCheckTiming;
+  /** The VRRP virtual_router_id. */
   readonly virtualRouterId: number;
   /** keepalived priority of each host, in `hosts` order. */
   readonly priorities: readonly number[];
+  /** VRRP adverts by unicast between the hosts (false: multicast). */
   readonly unicast: boolean;
+  /** The VIP stays where it is when a higher-priority host comes back. */
   readonly nopreempt: boolean;
   /** The track script settings (the script path is fixed). */
   readonly track: Readonly<Omit<KeepalivedTrackScript, 'path'>>;
+  /** haproxy has its admin socket `/run/haproxy/admin.sock`. */
   readonly statsSocket: boolean;
+  /** Operator-side directory of the VRRP password. */
   readonly secretsDir: string;
   private readonly interfaceOverride?: string;
   private readonly servers: LoadBalancerBackend[] = [];

@@ -23,9 +23,13 @@ export interface WorkerPoolProps extends WorkerPoolOptions {
 
 /** A group of worker nodes with the same labels and taints, joined to a `ControlPlane`. */
 export class WorkerPool extends Construct implements PlanContributor {
+  /** The control plane the workers join. */
   readonly controlPlane: ControlPlane;
+  /** The pool's hosts; they join in parallel. */
   readonly hosts: readonly Host[];
+  /** Node labels every host of the pool registers with. */
   readonly labels: Readonly<Record<string, string>>;
+  /** Taints every host of the pool registers with. */
   readonly taints: readonly TaintInput[];
 
   constructor(scope: Construct, id: string, props: WorkerPoolProps) {
