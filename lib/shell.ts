@@ -20,12 +20,17 @@ const SCRIPT_NAME = /^[a-z0-9][a-z0-9-]*\.sh$/;
 const INPUT_NAME = /^[a-z_][a-z0-9_]*$/;
 const loaded = new Map<string, string>();
 
-/** A host script file without its `#!` line and the comment block that documents it (read once). */
+/**
+ * A host script file as it goes into a script: without its `#!` line, its comment lines (shellcheck directives stay)
+ * and blank lines. The comments are for readers of the file; a step's script is in the state of every resource and
+ * runs on every host (read once).
+ */
 function scriptFile(name: string): string {
   if (!SCRIPT_NAME.test(name)) throw new Error(`not a host script name: ${JSON.stringify(name)}`);
   let text = loaded.get(name);
   if (text === undefined) {
-    text = readFileSync(new URL(name, HOST_SCRIPTS_DIR), 'utf8').replace(/^#!.*\n(#.*\n)*\n?/, '');
+    const lines = readFileSync(new URL(name, HOST_SCRIPTS_DIR), 'utf8').split('\n');
+    text = lines.filter((line) => line.trim() !== '' && !/^\s*#(?! shellcheck )/.test(line)).map((line) => `${line}\n`).join('');
     loaded.set(name, text);
   }
   return text;
@@ -34,9 +39,8 @@ function scriptFile(name: string): string {
 /**
  * Bash made of host script files (`lib/scripts/<name>`), in order, after their inputs: one generated line per input,
  * `name=value` with the value quoted by {@link sh} (a flag is `1` or `0`, a list a bash array). The files hold every
- * line of fixed bash; the inputs are the only part that is generated. Each file's opening comment (what it does, its
- * inputs) stays in the file: a step runs on every host, and its script is in the state of every resource.
- * Pure (the files are part of the package).
+ * line of fixed bash; the inputs are the only part that is generated. The files' comments stay in the files (see
+ * `scriptFile`). Pure (the files are part of the package).
  */
 export function hostScript(inputs: Readonly<Record<string, ScriptInput>>, ...files: string[]): string {
   const lines = Object.entries(inputs).map(([name, value]) => {

@@ -178,10 +178,11 @@ export function parseStepLog(text: string): StepLogEntry[] {
 
 /**
  * The script every step runs: the step prologue (lib/scripts/step-prologue.sh, which documents what a step body may
- * rely on: strict mode, `$STAGE`, the files placed, `$CHANGED`, `HAKUBE_CLEANUP`, the step log), then the body.
+ * rely on: strict mode, `$STAGE`, `$CHANGED`, `HAKUBE_CLEANUP`, the step log), the placing of the step's files
+ * (step-files.sh, in steps with files), then the body.
  */
 function renderStepScript(spec: StepSpec, stageDir: string, files: PlanFile[]): string {
-  const placements = files.flatMap((file, index) => [index, file.path, file.mode, file.owner]);
-  const prologue = hostScript({ step_id: spec.id, host_name: spec.host.name, stage_dir: stageDir, step_log: STEP_LOG, placements }, 'step-prologue.sh');
-  return ['#!/usr/bin/env bash', `# hakube step ${spec.id} on ${spec.host.name}`, prologue, '# --- the step body', spec.script.trimEnd(), ''].join('\n');
+  const prologue = hostScript({ step_id: spec.id, host_name: spec.host.name, stage_dir: stageDir, step_log: STEP_LOG }, 'step-prologue.sh');
+  const placing = files.length ? [hostScript({ placements: files.flatMap((file, index) => [index, file.path, file.mode, file.owner]) }, 'step-files.sh')] : [];
+  return ['#!/usr/bin/env bash', `# hakube step ${spec.id} on ${spec.host.name}`, prologue, ...placing, '# --- the step body', spec.script.trimEnd(), ''].join('\n');
 }

@@ -6,14 +6,14 @@
 #     It is removed when the script exits, however it exits: no staged file (key material) stays behind.
 #   - The step's files are placed before the body runs, each atomically and only when its bytes, mode or owner
 #     differ; $CHANGED is 1 when any of them changed, else 0.
-#   - hakube_place_all places them again (after something on the host removed them, e.g. `kubeadm reset`).
+#   - In a step with files (step-files.sh follows this prologue), hakube_place_all places them again (after
+#     something on the host removed them, e.g. `kubeadm reset`).
 #   - A body that creates temporary files or directories adds them to HAKUBE_CLEANUP (`HAKUBE_CLEANUP+=("$tmp")`):
 #     they are removed on exit. A body never sets an EXIT trap of its own: it would replace this one.
 #   - On exit, the step's time and exit status are appended to the host's step log, and a failure says how the
 #     deploy goes on.
 #
-# Inputs: step_id, host_name, stage_dir, step_log, and `placements`, four words per file of the step: where it was
-# staged (relative to $STAGE), destination path, octal mode, owner ("user:group").
+# Inputs: step_id, host_name, stage_dir, step_log.
 set -euo pipefail
 STAGE=$stage_dir
 HAKUBE_STEP_STARTED=$(date +%s.%N)
@@ -31,24 +31,3 @@ trap hakube_exit EXIT
 
 # shellcheck disable=SC2034 # CHANGED is for the step body, which may not need it
 CHANGED=0
-# Install a staged file atomically; set CHANGED=1 when its content, mode or owner differ.
-# shellcheck disable=SC2034 # CHANGED is for the step body
-hakube_place() {
-  local src="$STAGE/$1" dest=$2 mode=$3 owner=$4
-  if [ -f "$dest" ] && cmp -s "$src" "$dest" && [ "$(stat -c '%a %U:%G' "$dest")" = "${mode#0} $owner" ]; then
-    return 0
-  fi
-  mkdir -p "$(dirname "$dest")"
-  install -m "$mode" -o "${owner%%:*}" -g "${owner#*:}" "$src" "$dest.hakube-new"
-  mv -f "$dest.hakube-new" "$dest"
-  echo "hakube: updated $dest"
-  CHANGED=1
-}
-# Place every file of this step.
-hakube_place_all() {
-  local i
-  for ((i = 0; i < ${#placements[@]}; i += 4)); do
-    hakube_place "${placements[@]:i:4}"
-  done
-}
-hakube_place_all
