@@ -1,25 +1,23 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hostScript } from '../lib/shell.js';
-import { tempDir } from './fixtures.js';
+import { fakeBinaries } from './fixtures.js';
 
 /** Run hakube_apply_service (lib/scripts/services.sh) against a fake systemctl that logs its calls; `active` says what is-active answers. */
 function harness(action: 'restart' | 'reload', noBlock = false) {
-  const dir = tempDir();
-  const conf = join(dir, 'app.conf');
-  const state = join(dir, 'applied');
-  const log = join(dir, 'log');
+  const fakes = fakeBinaries({ systemctl: `[ "$1" != is-active ] || [ -f "${'$'}(dirname "$0")/../active" ]` });
+  const conf = join(fakes.dir, 'app.conf');
+  const state = join(fakes.dir, 'applied');
   writeFileSync(conf, 'v1\n');
-  writeFileSync(join(dir, 'systemctl'), `#!/bin/bash\necho "$*" >> ${log}\nif [ "$1" = is-active ]; then [ -f ${dir}/active ]; fi\n`, { mode: 0o755 });
   const script = `set -euo pipefail\n${hostScript({}, 'services.sh')}\nhakube_apply_service ${noBlock ? '--no-block ' : ''}app.service ${action} ${state} ${conf}`;
   const run = (active: boolean) => {
-    writeFileSync(log, '');
-    if (active) writeFileSync(join(dir, 'active'), '');
-    else execFileSync('rm', ['-f', join(dir, 'active')]);
-    execFileSync('bash', ['-c', script], { env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
-    return readFileSync(log, 'utf8').trim().split('\n').filter((l) => !l.startsWith('is-active') && !l.startsWith('enable'));
+    fakes.reset();
+    rmSync(join(fakes.dir, 'active'), { force: true });
+    if (active) writeFileSync(join(fakes.dir, 'active'), '');
+    execFileSync('bash', ['-c', script], { env: fakes.env });
+    return fakes.calls().map((c) => c.replace(/^systemctl /, '')).filter((c) => !c.startsWith('is-active') && !c.startsWith('enable'));
   };
   return { run, conf, state };
 }
